@@ -1,0 +1,3 @@
+from bordersim.cli import main
+
+main()
