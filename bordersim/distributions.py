@@ -1,0 +1,322 @@
+"""Durations, calendar times and the seven distributions of a scenario file.
+
+The clock is in hours. Every distribution knows its analytic mean and
+variance, so one generic test checks sampling for all of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "Strict",
+    "parse_duration",
+    "parse_time",
+    "to_datetime",
+    "Duration",
+    "Distribution",
+    "Exponential",
+    "Deterministic",
+    "Gamma",
+    "Lognormal",
+    "Uniform",
+    "Triangular",
+    "Empirical",
+]
+
+_UNITS_H = {
+    "s": 1 / 3600, "sec": 1 / 3600, "second": 1 / 3600, "seconds": 1 / 3600,
+    "min": 1 / 60, "minute": 1 / 60, "minutes": 1 / 60, "m": 1 / 60,
+    "h": 1.0, "hr": 1.0, "hour": 1.0, "hours": 1.0,
+    "d": 24.0, "day": 24.0, "days": 24.0,
+    "w": 168.0, "week": 168.0, "weeks": 168.0,
+}
+_DURATION_RE = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_duration(value: Any) -> float:
+    """Hours from a duration: ``"45s"``, ``"15min"``, ``"2h"``, ``"3d"``, ``"1w"``, or a bare number of hours."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as '15min' or '2h', got {value!r}")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite duration, got {value!r}")
+        return float(value)
+    if isinstance(value, str):
+        m = _DURATION_RE.match(value)
+        if m:
+            number, unit = m.groups()
+            if unit == "":
+                return float(number)
+            factor = _UNITS_H.get(unit.lower())
+            if factor is not None:
+                return float(number) * factor
+        raise ValueError(
+            f"expected a duration such as '45s', '15min', '2h', '3d' or '1w' "
+            f"(a bare number means hours), got {value!r}"
+        )
+    raise ValueError(f"expected a duration such as '15min' or '2h', got {value!r}")
+
+
+def to_datetime(value: Any) -> datetime:
+    """A calendar time from an ISO date or datetime (a date means midnight)."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip()).replace(tzinfo=None)
+        except ValueError:
+            pass
+    raise ValueError(
+        f"expected an ISO date or datetime such as 2017-10-10 or 2017-10-10T18:00, got {value!r}"
+    )
+
+
+def parse_time(value: Any, start: datetime) -> float:
+    """Hours since ``start`` from an ISO date/datetime, or from a duration read as an offset."""
+    if isinstance(value, (date, datetime)):
+        return (to_datetime(value) - start) / timedelta(hours=1)
+    if isinstance(value, str) and re.match(r"^\s*\d{4}-\d{2}-\d{2}", value):
+        return (to_datetime(value) - start) / timedelta(hours=1)
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError(
+            "expected an ISO date/datetime (2017-10-10T18:00) or an offset from start "
+            f"such as '9d' or '36h', got {value!r}"
+        ) from None
+
+
+def _duration(value: Any) -> float:
+    return parse_duration(value)
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+"""A number of hours, written in a scenario as a duration string or a bare number."""
+
+PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
+NonNegDuration = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors, with a suggestion when a known key is close."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = set()
+            for name, field in cls.model_fields.items():
+                known.add(field.alias or name)
+            for key in data:
+                if key not in known:
+                    close = difflib.get_close_matches(str(key), sorted(known), n=1)
+                    hint = f"; did you mean '{close[0]}'?" if close else ""
+                    raise PydanticCustomError(
+                        "unknown_key",
+                        "unknown key '{key}'{hint} (expected one of: {known})",
+                        {"key": key, "hint": hint, "known": ", ".join(sorted(known))},
+                    )
+        return data
+
+
+class _Dist(Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def mean(self) -> float:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    @property
+    def variance(self) -> float:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Exponential(_Dist):
+    dist: Literal["exponential"]
+    mean_: PositiveDuration = Field(alias="mean")
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    @property
+    def variance(self) -> float:
+        return self.mean_**2
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.exponential(self.mean_, size)
+
+
+class Deterministic(_Dist):
+    dist: Literal["deterministic"]
+    value: NonNegDuration
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    @property
+    def variance(self) -> float:
+        return 0.0
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return np.full(size, self.value)
+
+
+class Gamma(_Dist):
+    """Gamma by mean and coefficient of variation: shape = 1/cv², scale = mean·cv²."""
+
+    dist: Literal["gamma"]
+    mean_: PositiveDuration = Field(alias="mean")
+    cv: float = Field(gt=0, allow_inf_nan=False)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    @property
+    def variance(self) -> float:
+        return (self.cv * self.mean_) ** 2
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        shape = 1.0 / self.cv**2
+        return rng.gamma(shape, self.mean_ / shape, size)
+
+
+class Lognormal(_Dist):
+    """Lognormal by mean and coefficient of variation of the variable itself."""
+
+    dist: Literal["lognormal"]
+    mean_: PositiveDuration = Field(alias="mean")
+    cv: float = Field(gt=0, allow_inf_nan=False)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    @property
+    def variance(self) -> float:
+        return (self.cv * self.mean_) ** 2
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        sigma2 = math.log1p(self.cv**2)
+        mu = math.log(self.mean_) - sigma2 / 2
+        return rng.lognormal(mu, math.sqrt(sigma2), size)
+
+
+class Uniform(_Dist):
+    dist: Literal["uniform"]
+    low: NonNegDuration
+    high: NonNegDuration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if not self.high > self.low:
+            raise ValueError(f"uniform needs low < high, got low={self.low}, high={self.high}")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    @property
+    def variance(self) -> float:
+        return (self.high - self.low) ** 2 / 12
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.uniform(self.low, self.high, size)
+
+
+class Triangular(_Dist):
+    dist: Literal["triangular"]
+    low: NonNegDuration
+    mode: NonNegDuration
+    high: NonNegDuration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Triangular:
+        if not (self.low <= self.mode <= self.high and self.low < self.high):
+            raise ValueError(
+                "triangular needs low <= mode <= high and low < high, got "
+                f"low={self.low}, mode={self.mode}, high={self.high}"
+            )
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.mode + self.high) / 3
+
+    @property
+    def variance(self) -> float:
+        a, c, b = self.low, self.mode, self.high
+        return (a * a + b * b + c * c - a * b - a * c - b * c) / 18
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.triangular(self.low, self.mode, self.high, size)
+
+
+class Empirical(_Dist):
+    """Resamples the listed values with equal weight."""
+
+    dist: Literal["empirical"]
+    values: list[NonNegDuration] = Field(min_length=1)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def variance(self) -> float:
+        return float(np.var(self.values))
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.choice(np.asarray(self.values, dtype=float), size)
+
+
+_KINDS = {
+    "exponential": Exponential,
+    "deterministic": Deterministic,
+    "gamma": Gamma,
+    "lognormal": Lognormal,
+    "uniform": Uniform,
+    "triangular": Triangular,
+    "empirical": Empirical,
+}
+
+
+def _bare_is_deterministic(value: Any) -> Any:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return {"dist": "deterministic", "value": value}
+    if isinstance(value, dict) and "dist" in value and value["dist"] not in _KINDS:
+        raise ValueError(
+            f"unknown distribution {value['dist']!r}; expected one of {', '.join(_KINDS)}"
+        )
+    if isinstance(value, dict) and "dist" not in value:
+        raise ValueError(
+            "a distribution needs 'dist' (one of " + ", ".join(_KINDS) + "), or a bare duration"
+        )
+    return value
+
+
+Distribution = Annotated[
+    Union[Exponential, Deterministic, Gamma, Lognormal, Uniform, Triangular, Empirical],
+    Field(discriminator="dist"),
+    BeforeValidator(_bare_is_deterministic),
+]
+"""Any of the seven distributions; a bare duration means deterministic."""

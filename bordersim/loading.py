@@ -1,0 +1,210 @@
+"""Reading scenario files: YAML, ``extends`` chains, ``--set`` overrides, validation.
+
+Every problem becomes one :class:`ScenarioError` naming the file, the field
+path and what was expected; the CLI turns it into exit status 2.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from bordersim.scenario import Scenario, check_references, format_path
+
+__all__ = ["ScenarioError", "LoadedScenario", "load_scenario", "scenario_from_dict",
+           "apply_override", "parse_override", "deep_merge", "dump_yaml"]
+
+
+class ScenarioError(Exception):
+    """A scenario, option or path that cannot be used, described for the user."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        lines = []
+        for path, msg in self.problems[:8]:
+            lines.append(f"{self.source}: {path}: {msg}" if path else f"{self.source}: {msg}")
+        if len(self.problems) > 8:
+            lines.append(f"{self.source}: ... and {len(self.problems) - 8} more problems")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    scenario: Scenario
+    resolved: dict[str, Any]
+    source: str
+
+    @property
+    def sha256(self) -> str:
+        text = json.dumps(self.resolved, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """Mappings merge deeply; lists and scalars in ``over`` replace those in ``base``."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_yaml(path: Path, shown: str) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(shown, [("", "file not found")]) from None
+    except IsADirectoryError:
+        raise ScenarioError(shown, [("", "is a folder, expected a scenario file (.yaml)")]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError(shown, [("", f"cannot read the file: {e}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ScenarioError(shown, [(where, f"not valid YAML: {problem}")]) from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else type(data).__name__
+        raise ScenarioError(shown, [("", f"the top level must be a mapping of keys "
+                                         f"(name, start, crossings, ...), got {kind}")])
+    return data
+
+
+def _resolve(path: Path, shown: str, chain: tuple[Path, ...]) -> dict:
+    real = path.resolve()
+    if real in chain:
+        cycle = " -> ".join(p.name for p in (*chain, real))
+        raise ScenarioError(shown, [("extends", f"cyclic extends: {cycle}")])
+    data = _read_yaml(path, shown)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(shown, [("extends", "expected the path of a scenario file")])
+    ppath = (path.parent / parent)
+    if not ppath.exists():
+        raise ScenarioError(shown, [("extends", f"the scenario it extends, '{parent}', "
+                                                f"was not found (looked at {ppath})")])
+    base = _resolve(ppath, str(ppath), (*chain, real))
+    return deep_merge(base, data)
+
+
+def parse_override(text: str) -> tuple[list[str | int], Any]:
+    """``a.b.0.c=VALUE`` → (['a','b',0,'c'], VALUE read as YAML)."""
+    if "=" not in text:
+        raise ScenarioError("--set", [("", f"expected PATH=VALUE, got {text!r}")])
+    path_text, value_text = text.split("=", 1)
+    if not path_text or any(p == "" for p in path_text.split(".")):
+        raise ScenarioError("--set", [("", f"expected a dotted path before '=', got {path_text!r}")])
+    parts: list[str | int] = [int(p) if p.isdigit() else p for p in path_text.split(".")]
+    try:
+        value = yaml.safe_load(value_text) if value_text.strip() else ""
+    except yaml.YAMLError:
+        value = value_text
+    return parts, value
+
+
+def apply_override(data: dict, parts: list[str | int], value: Any, text: str) -> None:
+    node: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = ".".join(str(p) for p in parts[: i + 1])
+        if isinstance(node, list):
+            if not isinstance(part, int) or part >= len(node):
+                raise ScenarioError("--set", [(where, f"{text!r}: '{part}' is not an index of "
+                                                     f"this list (it has {len(node)} items)")])
+        elif isinstance(node, dict):
+            key = str(part)
+            if isinstance(part, int) and part not in node and key in node:
+                part = key
+            elif isinstance(part, int) and part not in node:
+                part = key
+        else:
+            raise ScenarioError("--set", [(where, f"{text!r}: cannot go into a "
+                                                 f"{type(node).__name__} value")])
+        if last:
+            node[part] = value
+        else:
+            if isinstance(node, dict) and part not in node:
+                node[part] = {}
+            node = node[part]
+
+
+def _pydantic_problems(err: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for e in err.errors(include_url=False):
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+        msg = e["msg"]
+        if e["type"] not in ("unknown_key", "value_error", "missing") and "input" in e:
+            shown = e["input"]
+            if not isinstance(shown, (dict, list)):
+                msg += f" (got {shown!r})"
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        out.append((format_path(loc), msg))
+    # pydantic may report one bad value once per member of a union; keep the first
+    seen, unique = set(), []
+    for p in out:
+        if p[0] not in seen:
+            seen.add(p[0])
+            unique.append(p)
+    return unique
+
+
+_UNION_TAGS = {
+    "exponential", "deterministic", "gamma", "lognormal", "uniform", "triangular",
+    "empirical", "literal['all']", "list[str]", "float", "function-before[_cargo_value(), "
+    "tagged-union[Exponential,Deterministic,Gamma,Lognormal,Uniform,Triangular,Empirical]]",
+    "constrained-float", "literal['cargo']",
+}
+
+
+def scenario_from_dict(data: dict, source: str = "<scenario>") -> LoadedScenario:
+    try:
+        scn = Scenario.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError(source, _pydantic_problems(e)) from None
+    problems = check_references(scn)
+    if problems:
+        raise ScenarioError(source, problems)
+    return LoadedScenario(scn, data, source)
+
+
+def load_scenario(path: str | Path, overrides: list[str] = ()) -> LoadedScenario:
+    """Read, resolve ``extends``, apply ``--set`` overrides and validate a scenario file."""
+    p = Path(path)
+    shown = str(path)
+    data = _resolve(p, shown, ())
+    for text in overrides:
+        parts, value = parse_override(text)
+        apply_override(data, parts, value, text)
+    return scenario_from_dict(data, shown)
+
+
+def dump_yaml(data: dict) -> str:
+    return yaml.safe_dump(_plain(data), sort_keys=False, allow_unicode=True)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

@@ -1,0 +1,172 @@
+"""One replication's metrics, from what the engine recorded.
+
+The statistics window is ``[warmup, duration - cooldown)``: per-unit metrics
+cover units arriving in it; time integrals (queue mean, waiting hours) cover
+the time inside it. Totals use ``all`` for the crossing and/or the class.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from bordersim.economics import COMPONENTS, unit_costs
+from bordersim.model import Engine, Outcome
+from bordersim.scenario import ALL, Scenario
+
+__all__ = ["METRICS", "ReplicationResult", "measure"]
+
+METRICS = (
+    "arrivals", "crossed", "reneged", "balked", "diverted", "waiting_at_end",
+    "in_service_at_end", "wait_mean_h", "wait_p50_h", "wait_p90_h", "wait_p95_h",
+    "wait_max_h", "time_in_system_mean_h", "queue_mean", "queue_max", "queue_max_km",
+    "waiting_hours_total", "person_hours_waiting", "crossed_per_day", "cost_total",
+)
+
+
+@dataclass(frozen=True)
+class ReplicationResult:
+    replication: int
+    metrics: dict        # (crossing, class) -> {metric: value}
+    costs: dict          # (crossing, class) -> {component: value}
+    queue: dict          # (crossing, class) -> units waiting at each hour mark (array)
+    crossed: dict        # (crossing, class) -> units crossed during each hour (array)
+
+
+@dataclass
+class _GroupData:
+    crossing: str
+    cls: str
+    length_km: float
+    persons: float
+    arr: np.ndarray
+    wait: np.ndarray
+    exit: np.ndarray
+    code: np.ndarray
+    q_join: np.ndarray
+    q_leave: np.ndarray
+    n_arrivals: int
+    costs: dict
+    all_exit: np.ndarray   # exit times of every crossed unit, whatever its arrival
+
+
+def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_GroupData]:
+    out = []
+    for g in eng.groups:
+        spec = scn.classes[g.cls]
+        arr = np.asarray(g.out_arr)
+        inwin = (arr >= w0) & (arr < w1)
+        idx = np.asarray(g.out_unit, dtype=np.int64)[inwin]
+        wait = np.asarray(g.out_wait)[inwin]
+        code = np.asarray(g.out_code, dtype=np.int64)[inwin]
+        cargo_list = g.attrs.get(("cargo",))
+        cargo = np.asarray(cargo_list)[idx] if cargo_list is not None else None
+        gave_up = (code == Outcome.RENEGED) | (code == Outcome.BALKED)
+        costs = unit_costs(scn.economics, g.cls, spec, wait, cargo, gave_up)
+        times = g.arrivals.times
+        n_arr = int(np.count_nonzero((times >= w0) & (times < w1) & (times < scn.duration)))
+        out.append(_GroupData(
+            g.crossing, g.cls, spec.length_m / 1000.0, spec.persons,
+            arr[inwin], wait, np.asarray(g.out_exit)[inwin], code,
+            np.asarray(g.q_join), np.asarray(g.q_leave), n_arr,
+            {c: float(v.sum()) for c, v in costs.items()},
+            np.asarray(g.out_exit)[np.asarray(g.out_code) == Outcome.CROSSED],
+        ))
+    return out
+
+
+def _queue_max(groups: list[_GroupData], w0: float, w1: float, weighted: bool) -> float:
+    """Largest number (or km) of units waiting at any instant of [w0, w1)."""
+    ts, ds = [], []
+    for gd in groups:
+        wgt = gd.length_km if weighted else 1.0
+        ts.extend((gd.q_join, gd.q_leave))
+        ds.extend((np.full(len(gd.q_join), wgt), np.full(len(gd.q_leave), -wgt)))
+    if not ts:
+        return 0.0
+    t = np.concatenate(ts)
+    d = np.concatenate(ds)
+    keep = t < w1
+    t, d = t[keep], d[keep]
+    if len(t) == 0:
+        return 0.0
+    order = np.lexsort((d, t))           # at equal times, leaving before joining
+    t, running = t[order], np.cumsum(d[order])
+    first = np.searchsorted(t, w0, side="right")
+    at_w0 = running[first - 1] if first > 0 else 0.0
+    later = running[first:]
+    best = max(at_w0, later.max()) if len(later) else at_w0
+    return float(max(best, 0.0))
+
+
+def _metrics(groups: list[_GroupData], w0: float, w1: float) -> dict:
+    m: dict[str, float] = {}
+    code = np.concatenate([gd.code for gd in groups]) if groups else np.empty(0, int)
+    counts = np.bincount(code, minlength=len(Outcome)) if len(code) else np.zeros(len(Outcome))
+    m["arrivals"] = float(sum(gd.n_arrivals for gd in groups))
+    m["crossed"] = float(counts[Outcome.CROSSED])
+    m["reneged"] = float(counts[Outcome.RENEGED])
+    m["balked"] = float(counts[Outcome.BALKED])
+    m["diverted"] = float(counts[Outcome.DIVERTED])
+    m["waiting_at_end"] = float(counts[Outcome.WAITING_AT_END])
+    m["in_service_at_end"] = float(counts[Outcome.IN_SERVICE_AT_END])
+    crossed = code == Outcome.CROSSED
+    wait = np.concatenate([gd.wait for gd in groups])[crossed] if groups else np.empty(0)
+    if len(wait):
+        m["wait_mean_h"] = float(wait.mean())
+        p50, p90, p95 = np.percentile(wait, [50, 90, 95])
+        m["wait_p50_h"], m["wait_p90_h"], m["wait_p95_h"] = float(p50), float(p90), float(p95)
+        m["wait_max_h"] = float(wait.max())
+        tis = (np.concatenate([gd.exit - gd.arr for gd in groups]))[crossed]
+        m["time_in_system_mean_h"] = float(tis.mean())
+    else:
+        for k in ("wait_mean_h", "wait_p50_h", "wait_p90_h", "wait_p95_h", "wait_max_h",
+                  "time_in_system_mean_h"):
+            m[k] = math.nan
+    span = w1 - w0
+    hours = 0.0
+    person_hours = 0.0
+    for gd in groups:
+        h = float((np.clip(gd.q_leave, w0, w1) - np.clip(gd.q_join, w0, w1)).sum())
+        hours += h
+        person_hours += h * gd.persons
+    m["queue_mean"] = hours / span
+    m["queue_max"] = _queue_max(groups, w0, w1, weighted=False)
+    m["queue_max_km"] = _queue_max(groups, w0, w1, weighted=True)
+    m["waiting_hours_total"] = hours
+    m["person_hours_waiting"] = person_hours
+    n_cross = sum(int(np.count_nonzero((gd.all_exit >= w0) & (gd.all_exit < w1)))
+                  for gd in groups)
+    m["crossed_per_day"] = n_cross / (span / 24.0)
+    m["cost_total"] = float(sum(sum(gd.costs.values()) for gd in groups))
+    return m
+
+
+def _series(gd: _GroupData, n_hours: int) -> tuple[np.ndarray, np.ndarray]:
+    marks = np.arange(n_hours, dtype=float)
+    queue = (np.searchsorted(np.sort(gd.q_join), marks, side="right")
+             - np.searchsorted(np.sort(gd.q_leave), marks, side="right"))
+    crossed = np.histogram(gd.all_exit, bins=np.arange(n_hours + 1, dtype=float))[0]
+    return queue.astype(float), crossed.astype(float)
+
+
+def measure(eng: Engine, scn: Scenario, replication: int) -> ReplicationResult:
+    w0 = scn.warmup
+    w1 = scn.duration - scn.cooldown
+    data = _group_data(eng, scn, w0, w1)
+    sets: dict[tuple[str, str], list[_GroupData]] = {}
+    for gd in data:
+        for key in ((gd.crossing, gd.cls), (gd.crossing, ALL), (ALL, gd.cls), (ALL, ALL)):
+            sets.setdefault(key, []).append(gd)
+    metrics = {key: _metrics(gs, w0, w1) for key, gs in sets.items()}
+    costs = {key: {c: float(sum(gd.costs[c] for gd in gs)) for c in COMPONENTS}
+             for key, gs in sets.items()}
+    n_hours = int(math.ceil(scn.duration))
+    own = {(gd.crossing, gd.cls): _series(gd, n_hours) for gd in data}
+    queue, crossed = {}, {}
+    for key, gs in sets.items():
+        queue[key] = np.sum([own[(gd.crossing, gd.cls)][0] for gd in gs], axis=0)
+        crossed[key] = np.sum([own[(gd.crossing, gd.cls)][1] for gd in gs], axis=0)
+    return ReplicationResult(replication, metrics, costs, queue, crossed)

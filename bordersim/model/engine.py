@@ -1,0 +1,326 @@
+"""The border as SimPy events: crossings → stages → lanes → booths.
+
+Units move by callbacks on SimPy timeouts rather than one generator process
+each: a unit's path is fixed by the model, so a process per unit would only
+add a generator resume and a resource request per stage. Equal-time events
+keep SimPy's insertion order; nothing random decides ties.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from enum import IntEnum
+
+import simpy
+from simpy.events import Timeout
+
+from bordersim.model.arrivals import ArrivalStream
+from bordersim.model.timeline import StageSettings, Timeline
+
+__all__ = ["Outcome", "Group", "Engine"]
+
+_WAITING, _IN_SERVICE, _GONE = 0, 1, 2
+
+
+class Outcome(IntEnum):
+    CROSSED = 0
+    RENEGED = 1
+    BALKED = 2
+    DIVERTED = 3
+    WAITING_AT_END = 4
+    IN_SERVICE_AT_END = 5
+
+
+class Unit:
+    __slots__ = ("g", "i", "t_arr", "stage", "wait_h", "t_join", "state", "seq", "joins",
+                 "lane", "uid")
+
+    def __init__(self, g: Group, i: int, t_arr: float, uid: int):
+        self.g = g
+        self.i = i
+        self.t_arr = t_arr
+        self.stage = 0
+        self.wait_h = 0.0
+        self.t_join = t_arr
+        self.state = _WAITING
+        self.seq = 0
+        self.joins = 0
+        self.lane = None
+        self.uid = uid
+
+
+class Group:
+    """One crossing × class: its route, its units' attributes and what happened to them."""
+
+    def __init__(self, crossing: str, cls: str, arrivals: ArrivalStream,
+                 balk_over: int | None):
+        self.crossing = crossing
+        self.cls = cls
+        self.arrivals = arrivals
+        self.attrs = arrivals.attrs
+        self.patience = arrivals.attrs.get(("patience",))
+        self.balk_over = balk_over
+        self.route: list[StageRT] = []
+        # waiting intervals (one per queue visit) and outcomes, appended as they happen
+        self.q_join: list[float] = []
+        self.q_leave: list[float] = []
+        self.out_unit: list[int] = []
+        self.out_arr: list[float] = []
+        self.out_wait: list[float] = []
+        self.out_exit: list[float] = []
+        self.out_code: list[int] = []
+
+    def record(self, u: Unit, code: int, t_exit: float) -> None:
+        self.out_unit.append(u.i)
+        self.out_arr.append(u.t_arr)
+        self.out_wait.append(u.wait_h)
+        self.out_exit.append(t_exit)
+        self.out_code.append(code)
+
+
+class LaneRT:
+    __slots__ = ("name", "stage", "booths", "busy", "queues", "items", "single", "n_waiting",
+                 "svc", "secondary")
+
+    def __init__(self, name: str, stage: StageRT, booths: int, classes: list[str],
+                 secondary: bool):
+        self.name = name
+        self.stage = stage
+        self.booths = booths
+        self.busy = 0
+        self.queues = {k: deque() for k in classes}
+        self.items = list(self.queues.items())
+        self.single = self.items[0] if len(self.items) == 1 else None
+        self.n_waiting = 0
+        self.svc: dict[str, list] = {}
+        self.secondary = secondary
+
+
+class StageRT:
+    __slots__ = ("crossing", "name", "index", "settings", "lanes", "lanes_for", "secondary",
+                 "referral", "quota_used", "quota_day")
+
+    def __init__(self, crossing: str, name: str, index: int, settings: StageSettings):
+        self.crossing = crossing
+        self.name = name
+        self.index = index
+        self.settings = settings
+        self.lanes: list[LaneRT] = []
+        self.lanes_for: dict[str, list[LaneRT]] = {}
+        self.secondary: dict[str, LaneRT] = {}
+        self.referral: dict[str, list] = {}
+        self.quota_used: dict[str, int] = {}
+        self.quota_day = -1
+
+    def all_lanes(self) -> list[LaneRT]:
+        return self.lanes + list(self.secondary.values())
+
+
+class Engine:
+    def __init__(self, env: simpy.Environment, horizon_h: float, day_offset_h: float):
+        self.env = env
+        self.horizon_h = horizon_h
+        self.day_offset_h = day_offset_h
+        self.alive: dict[int, Unit] = {}
+        self._seq = 0
+        self._uid = 0
+        self.stages: dict[tuple[str, str], StageRT] = {}
+        self.groups: list[Group] = []
+
+    # ---- arrivals -------------------------------------------------------------------
+    def start_arrivals(self, groups: list[Group]) -> None:
+        """One chain of timeouts over all groups' arrivals, merged in time order."""
+        merged = []
+        for gi, g in enumerate(groups):
+            merged.extend((t, gi, i) for i, t in enumerate(g.arrivals.times.tolist()))
+        merged.sort()
+        self._arrivals = merged
+        self._groups_by_index = groups
+        self._next_arrival = 0
+        if merged:
+            ev = Timeout(self.env, merged[0][0])
+            ev.callbacks.append(self._on_arrival)
+
+    def _on_arrival(self, _ev) -> None:
+        arrivals = self._arrivals
+        k = self._next_arrival
+        t, gi, i = arrivals[k]
+        self._next_arrival = k + 1
+        if k + 1 < len(arrivals):
+            ev = Timeout(self.env, arrivals[k + 1][0] - t)
+            ev.callbacks.append(self._on_arrival)
+        self.arrive(self._groups_by_index[gi], i, t)
+
+    def arrive(self, g: Group, i: int, t: float) -> None:
+        self._uid += 1
+        u = Unit(g, i, t, self._uid)
+        self.alive[u.uid] = u
+        if g.balk_over is not None and self.queue_ahead(g) > g.balk_over:
+            u.state = _GONE
+            del self.alive[u.uid]
+            g.record(u, Outcome.BALKED, t)
+            return
+        self.join(u, g.route[0])
+
+    def queue_ahead(self, g: Group) -> int:
+        """Units waiting on this class's way through the crossing (shortest lane per stage)."""
+        total = 0
+        for st in g.route:
+            total += min(ln.n_waiting for ln in st.lanes_for[g.cls])
+        return total
+
+    # ---- queues and booths ------------------------------------------------------------
+    def join(self, u: Unit, st: StageRT) -> None:
+        lanes = st.lanes_for[u.g.cls]
+        if len(lanes) == 1:
+            lane = lanes[0]
+        else:
+            lane = min(lanes, key=lambda ln: (ln.n_waiting, ln.busy - ln.booths))
+        self._enqueue(u, lane)
+        if u.state == _WAITING and u.g.patience is not None:
+            remaining = u.g.patience[u.i] - u.wait_h
+            ev = Timeout(self.env, max(0.0, remaining), u.joins)
+            ev.callbacks.append(self._renege_check(u))
+
+    def _enqueue(self, u: Unit, lane: LaneRT) -> None:
+        u.t_join = self.env.now
+        u.state = _WAITING
+        u.lane = lane
+        u.joins += 1
+        self._seq += 1
+        u.seq = self._seq
+        lane.queues[u.g.cls].append(u)
+        lane.n_waiting += 1
+        self.dispatch(lane)
+
+    def _renege_check(self, u: Unit):
+        def check(ev) -> None:
+            if u.state == _WAITING and u.joins == ev.value:
+                now = self.env.now
+                u.lane.n_waiting -= 1
+                u.wait_h += now - u.t_join
+                u.g.q_join.append(u.t_join)
+                u.g.q_leave.append(now)
+                u.state = _GONE
+                del self.alive[u.uid]
+                u.g.record(u, Outcome.RENEGED, now)
+        return check
+
+    def _pick(self, lane: LaneRT, st: StageSettings) -> Unit | None:
+        if lane.secondary:
+            q = lane.single[1]
+            while q and q[0].state != _WAITING:
+                q.popleft()
+            return q.popleft() if q else None
+        best_q = None
+        best_key = None
+        for cls, q in lane.items:
+            while q and q[0].state != _WAITING:
+                q.popleft()
+            if not q or cls in st.closed:
+                continue
+            if st.quota_per_day and cls in st.quota_per_day and not self._quota_ok(lane.stage, st,
+                                                                                  cls):
+                continue
+            key = (st.level(cls), q[0].seq)
+            if best_key is None or key < best_key:
+                best_key, best_q = key, q
+        return best_q.popleft() if best_q is not None else None
+
+    def _quota_ok(self, stage: StageRT, st: StageSettings, cls: str) -> bool:
+        day = int((self.env.now + self.day_offset_h) // 24)
+        if day != stage.quota_day:
+            stage.quota_day = day
+            stage.quota_used = {}
+        return stage.quota_used.get(cls, 0) < st.quota_per_day[cls]
+
+    def dispatch(self, lane: LaneRT) -> None:
+        st = lane.stage.settings
+        while lane.busy < lane.booths:
+            u = self._pick(lane, st)
+            if u is None:
+                return
+            self._start(u, lane, st)
+
+    def _start(self, u: Unit, lane: LaneRT, st: StageSettings) -> None:
+        now = self.env.now
+        g = u.g
+        u.wait_h += now - u.t_join
+        g.q_join.append(u.t_join)
+        g.q_leave.append(now)
+        lane.n_waiting -= 1
+        lane.busy += 1
+        u.state = _IN_SERVICE
+        cls = g.cls
+        if st.quota_per_day and cls in st.quota_per_day and not lane.secondary:
+            used = lane.stage.quota_used
+            used[cls] = used.get(cls, 0) + 1
+        ev = Timeout(self.env, lane.svc[cls][u.i] * st.factor(cls), u)
+        ev.callbacks.append(self._done)
+
+    def _done(self, ev) -> None:
+        u: Unit = ev.value
+        lane: LaneRT = u.lane
+        lane.busy -= 1
+        self.dispatch(lane)
+        stage = lane.stage
+        g = u.g
+        if not lane.secondary:
+            sec = stage.secondary.get(g.cls)
+            if sec is not None:
+                p = stage.settings.secondary_probability.get(g.cls, 0.0)
+                if stage.referral[g.cls][u.i] < p:
+                    self._enqueue(u, sec)
+                    return
+        u.stage += 1
+        if u.stage < len(g.route):
+            self.join(u, g.route[u.stage])
+        else:
+            u.state = _GONE
+            del self.alive[u.uid]
+            g.record(u, Outcome.CROSSED, self.env.now)
+
+    # ---- policy -------------------------------------------------------------------------
+    def apply_settings(self, stage: StageRT, settings: StageSettings) -> None:
+        stage.settings = settings
+        for lane in stage.lanes:
+            lane.booths = settings.booths.get(lane.name, lane.booths)
+        for lane in stage.all_lanes():
+            self.dispatch(lane)
+
+    def schedule_changes(self, timeline: Timeline) -> None:
+        for ch in timeline.changes:
+            stage = self.stages[(ch.crossing, ch.stage)]
+            if ch.time_h <= 0:
+                self.apply_settings(stage, ch.settings)
+                continue
+            ev = Timeout(self.env, ch.time_h, (stage, ch.settings))
+            ev.callbacks.append(lambda e: self.apply_settings(*e.value))
+        if timeline.has_quota:
+            self.env.process(self._midnights())
+
+    def _midnights(self):
+        """Quotas restart at calendar midnight: wake every lane then."""
+        first = 24 - (self.day_offset_h % 24)
+        yield self.env.timeout(first)
+        while True:
+            for stage in self.stages.values():
+                if stage.settings.quota_per_day:
+                    for lane in stage.lanes:
+                        self.dispatch(lane)
+            yield self.env.timeout(24)
+
+    # ---- the end --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Record every unit still at a crossing when the run ends (waits censored at the end)."""
+        end = self.horizon_h
+        for u in self.alive.values():
+            g = u.g
+            if u.state == _WAITING:
+                u.wait_h += end - u.t_join
+                g.q_join.append(u.t_join)
+                g.q_leave.append(end)
+                g.record(u, Outcome.WAITING_AT_END, float("nan"))
+            else:
+                g.record(u, Outcome.IN_SERVICE_AT_END, float("nan"))
+        self.alive = {}

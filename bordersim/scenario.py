@@ -1,0 +1,300 @@
+"""The scenario schema: what a scenario file may say, checked with pydantic.
+
+Loading files, ``extends`` and ``--set`` live in :mod:`bordersim.loading`;
+cross-references between sections (class, stage and lane names) are checked
+in :func:`check_references`, which reports field paths like pydantic does.
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from bordersim.distributions import (
+    Strict,
+    Distribution,
+    NonNegDuration,
+    PositiveDuration,
+    parse_time,
+    to_datetime,
+)
+
+__all__ = ["Scenario", "check_references", "ALL"]
+
+ALL = "all"
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+def _cargo_value(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"dist": "deterministic", "value": value}
+    return value
+
+
+class ClassSpec(Strict):
+    persons: NonNeg = 1.0
+    length_m: NonNeg = 0.0
+    cargo_value: Annotated[Distribution, BeforeValidator(_cargo_value)] | None = None
+    perishable_share: Probability = 0.0
+
+
+class Secondary(Strict):
+    probability: Probability
+    booths: int = Field(ge=1)
+    service: Distribution
+
+
+class Lane(Strict):
+    name: Name
+    serves: list[Name] = Field(min_length=1)
+    booths: int = Field(ge=1)
+    service: dict[str, Distribution] = Field(min_length=1)
+
+
+class Stage(Strict):
+    name: Name
+    lanes: list[Lane] = Field(min_length=1)
+    secondary: dict[str, Secondary] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_lanes(self) -> Stage:
+        names = [lane.name for lane in self.lanes]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ValueError(f"lane name '{name}' appears twice in stage '{self.name}'")
+        return self
+
+
+class Crossing(Strict):
+    label: str | None = None
+    demand: dict[str, NonNeg] = Field(default_factory=dict)
+    profile: list[NonNeg] | None = None
+    arrival_process: Literal["poisson", "deterministic"] = "poisson"
+    stages: list[Stage] = Field(min_length=1)
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, v: list[float] | None) -> list[float] | None:
+        if v is None:
+            return v
+        if len(v) != 24:
+            raise ValueError(f"profile needs 24 hourly weights, got {len(v)}")
+        if sum(v) <= 0:
+            raise ValueError("profile weights must not all be zero")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_stages(self) -> Crossing:
+        names = [s.name for s in self.stages]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ValueError(f"stage name '{name}' appears twice")
+        return self
+
+
+Scope = Union[Literal["all"], list[Name]]
+
+
+class Phase(Strict):
+    at: Any
+    label: str | None = None
+    crossings: Scope = ALL
+    stages: Scope = ALL
+    reset: bool = False
+    closed: list[Name] | None = None
+    service_factor: dict[str, Positive] | None = None
+    secondary_probability: dict[str, Probability] | None = None
+    booths: dict[str, Annotated[int, Field(ge=0)]] | None = None
+    quota_per_day: dict[str, Annotated[int, Field(ge=0)]] | None = None
+    priority: list[Name] | None = None
+    demand_factor: dict[str, NonNeg] | None = None
+
+
+class Balk(Strict):
+    queue_over: int = Field(ge=0)
+
+
+class Behaviour(Strict):
+    patience: dict[str, Distribution] = Field(default_factory=dict)
+    balk: dict[str, Balk] = Field(default_factory=dict)
+
+
+class Spoilage(Strict):
+    rate_per_day: Positive
+    after: NonNegDuration = 0.0
+
+
+class Economics(Strict):
+    currency: str = "USD"
+    value_of_time_per_person_hour: NonNeg = 0.0
+    vehicle_cost_per_hour: dict[str, NonNeg] = Field(default_factory=dict)
+    cargo_time_cost_per_day: Annotated[float, Field(ge=0, le=1)] = 0.0
+    spoilage: Spoilage | None = None
+    lost_unit_value: dict[str, Union[NonNeg, Literal["cargo"]]] = Field(default_factory=dict)
+
+
+def _start(value: Any) -> datetime:
+    return to_datetime(value)
+
+
+class Scenario(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_\-]+$", max_length=100)]
+    description: str = ""
+    extends: str | None = None
+    start: Annotated[datetime, BeforeValidator(_start)]
+    duration: PositiveDuration
+    warmup: NonNegDuration = 0.0
+    cooldown: NonNegDuration = 0.0
+    replications: int = Field(default=10, ge=1)
+    seed: int = Field(default=0, ge=0)
+    classes: dict[Name, ClassSpec] = Field(min_length=1)
+    crossings: dict[Name, Crossing] = Field(min_length=1)
+    policy: list[Phase] = Field(default_factory=list)
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+    economics: Economics | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> Scenario:
+        if self.warmup + self.cooldown >= self.duration:
+            raise ValueError(
+                f"warmup ({self.warmup:g}h) plus cooldown ({self.cooldown:g}h) must be shorter "
+                f"than duration ({self.duration:g}h)"
+            )
+        return self
+
+    def phase_time(self, index: int) -> float:
+        """Hours since start of policy phase ``index``."""
+        return parse_time(self.policy[index].at, self.start)
+
+
+def _fmt(path: tuple) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _names(found: str, known: list[str], what: str) -> str:
+    close = difflib.get_close_matches(found, known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown {what} '{found}'{hint} (known: {', '.join(known) or 'none'})"
+
+
+def check_references(s: Scenario) -> list[tuple[str, str]]:
+    """Every name used in one section must exist in another; returns (path, message) pairs."""
+    errors: list[tuple[str, str]] = []
+    classes = list(s.classes)
+    crossings = list(s.crossings)
+
+    def cls_ok(path: tuple, name: str, allow_all: bool = False) -> None:
+        if allow_all and name == ALL:
+            return
+        if name not in s.classes:
+            errors.append((_fmt(path), _names(name, classes, "class")))
+
+    for cname, c in s.crossings.items():
+        base = ("crossings", cname)
+        for k in c.demand:
+            cls_ok((*base, "demand", k), k)
+        for si, stage in enumerate(c.stages):
+            sp = (*base, "stages", si)
+            for li, lane in enumerate(stage.lanes):
+                lp = (*sp, "lanes", li)
+                for j, k in enumerate(lane.serves):
+                    cls_ok((*lp, "serves", j), k)
+                for k in lane.service:
+                    if k != ALL:
+                        cls_ok((*lp, "service", k), k)
+                        if k in s.classes and k not in lane.serves:
+                            errors.append((_fmt((*lp, "service", k)),
+                                           f"class '{k}' has a service time but is not in serves"))
+                if ALL not in lane.service:
+                    for k in lane.serves:
+                        if k in s.classes and k not in lane.service:
+                            errors.append((_fmt((*lp, "service")),
+                                           f"no service time for served class '{k}' "
+                                           "(give one per class, or an 'all' entry)"))
+            for k in stage.secondary:
+                cls_ok((*sp, "secondary", k), k)
+            served = {k for lane in stage.lanes for k in lane.serves}
+            for k, rate in c.demand.items():
+                if rate > 0 and k in s.classes and k not in served:
+                    errors.append((_fmt((*sp, "lanes")),
+                                   f"class '{k}' has demand at '{cname}' but no lane of stage "
+                                   f"'{stage.name}' serves it"))
+
+    prev = None
+    for pi, ph in enumerate(s.policy):
+        pp = ("policy", pi)
+        try:
+            t = s.phase_time(pi)
+        except ValueError as e:
+            errors.append((_fmt((*pp, "at")), str(e)))
+            continue
+        if t < 0:
+            errors.append((_fmt((*pp, "at")), f"phase starts {-t:g}h before the scenario start "
+                                              f"({s.start.isoformat()})"))
+        if prev is not None and t < prev:
+            errors.append((_fmt((*pp, "at")), "policy phases must be in time order "
+                                              "(this one starts before the previous one)"))
+        prev = t
+        scope_c = crossings if ph.crossings == ALL else ph.crossings
+        if ph.crossings != ALL:
+            for j, k in enumerate(ph.crossings):
+                if k not in s.crossings:
+                    errors.append((_fmt((*pp, "crossings", j)), _names(k, crossings, "crossing")))
+        stage_names = sorted({st.name for k in scope_c if k in s.crossings
+                              for st in s.crossings[k].stages})
+        if ph.stages != ALL:
+            for j, k in enumerate(ph.stages):
+                if k not in stage_names:
+                    errors.append((_fmt((*pp, "stages", j)), _names(k, stage_names, "stage")))
+        for key in ("closed", "priority"):
+            for j, k in enumerate(getattr(ph, key) or []):
+                cls_ok((*pp, key, j), k)
+        for key in ("service_factor", "demand_factor"):
+            for k in getattr(ph, key) or {}:
+                cls_ok((*pp, key, k), k, allow_all=True)
+        for key in ("secondary_probability", "quota_per_day"):
+            for k in getattr(ph, key) or {}:
+                cls_ok((*pp, key, k), k)
+        lanes = sorted({f"{st.name}/{ln.name}" for k in scope_c if k in s.crossings
+                        for st in s.crossings[k].stages for ln in st.lanes})
+        for k in ph.booths or {}:
+            if k not in lanes:
+                errors.append((_fmt((*pp, "booths", k)),
+                               _names(k, lanes, "lane (written stage/lane)")))
+
+    b = s.behaviour
+    for k in b.patience:
+        cls_ok(("behaviour", "patience", k), k)
+    for k in b.balk:
+        cls_ok(("behaviour", "balk", k), k)
+    if s.economics is not None:
+        e = s.economics
+        for k in e.vehicle_cost_per_hour:
+            cls_ok(("economics", "vehicle_cost_per_hour", k), k)
+        for k in e.lost_unit_value:
+            cls_ok(("economics", "lost_unit_value", k), k)
+    return errors
+
+
+def format_path(path: tuple) -> str:
+    return _fmt(path)
+
