@@ -1,0 +1,199 @@
+"""The command line: parse, call the library, print. No model logic here."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from bordersim import __version__
+from bordersim.loading import ScenarioError, dump_yaml, load_scenario
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def scenario_errors(fn):
+    """Turn a ScenarioError into one message on stderr and exit status 2."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ScenarioError as e:
+            _fail(e.message())
+    return wrapper
+
+
+def run_options(fn):
+    """Options shared by the commands that run replications."""
+    options = [
+        click.option("--replications", "-n", type=click.IntRange(min=1),
+                     help="Replications (default: the scenario's)."),
+        click.option("--seed", type=click.IntRange(min=0), help="Master seed (default: the "
+                                                                "scenario's)."),
+        click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+                     help="Override one scenario value by dotted path, e.g. "
+                          "crossings.ak-tilek.stages.0.lanes.0.booths=6. Repeatable."),
+        click.option("--workers", "-j", type=click.IntRange(min=1),
+                     help="Parallel processes (default: the number of CPUs)."),
+        click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
+        click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors."),
+    ]
+    for opt in reversed(options):
+        fn = opt(fn)
+    return fn
+
+
+class _Progress:
+    """A progress bar on stderr, or nothing when quiet."""
+
+    def __init__(self, total: int, label: str, enabled: bool):
+        self.bar = None
+        if enabled:
+            self.bar = click.progressbar(length=total, label=label, file=sys.stderr,
+                                         show_eta=True, show_pos=True)
+            self.bar.__enter__()
+
+    def __call__(self, k: int) -> None:
+        if self.bar is not None:
+            self.bar.update(k)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _json_summary(res) -> str:
+    rows = []
+    for (c, k), metric, iv in res.summary_rows():
+        rows.append({"crossing": c, "class": k, "metric": metric,
+                     **{f: (None if isinstance(v, float) and math.isnan(v) else v)
+                        for f, v in (("mean", iv.mean), ("ci_low", iv.ci_low),
+                                     ("ci_high", iv.ci_high), ("std", iv.std), ("n", iv.n))}})
+    return json.dumps(rows, indent=1)
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        _fail(f"--out: {out} is a file; expected a folder to write results into")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        _fail(f"--out: {parent} is not a folder")
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="bordersim")
+def cli() -> None:
+    """Simulate what a land-border closure does to queues, waits and money."""
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=True, path_type=Path))
+@run_options
+@click.option("--out", "-o", type=click.Path(path_type=Path),
+              help="Results folder (default: results/<scenario name>).")
+@scenario_errors
+def run(scenario, replications, seed, overrides, workers, as_json, quiet, out):
+    """Run a scenario's replications and write its results folder."""
+    from bordersim.experiment import run_experiment
+    from bordersim.results import summary_table, write_results
+
+    sets = list(overrides)
+    if replications is not None:
+        sets.append(f"replications={replications}")
+    if seed is not None:
+        sets.append(f"seed={seed}")
+    loaded = load_scenario(scenario, sets)
+    scn = loaded.scenario
+    out = out or Path("results") / scn.name
+    _check_out(out)
+    started = datetime.now()
+    progress = _Progress(scn.replications, f"{scn.name}: replications",
+                         enabled=not (quiet or as_json))
+    try:
+        res = run_experiment(scn, workers=workers, progress=progress)
+    finally:
+        progress.close()
+    finished = datetime.now()
+    folder = write_results(out, res, loaded, ["bordersim", *sys.argv[1:]], started, finished)
+    if as_json:
+        click.echo(_json_summary(res))
+    elif not quiet:
+        click.echo(f"\n{scn.name}: {scn.replications} replications, seed {scn.seed}, "
+                   f"{(finished - started).total_seconds():.1f}s")
+        click.echo(summary_table(res))
+        click.echo(f"\nresults: {folder}")
+
+
+@cli.command()
+@click.argument("scenarios", nargs=-1, required=True,
+                type=click.Path(dir_okay=True, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override one value by dotted path. Repeatable.")
+@click.option("--show", is_flag=True, help="Print each resolved scenario as YAML.")
+@scenario_errors
+def validate(scenarios, overrides, show):
+    """Load and check scenario files; exit 2 on the first that is wrong."""
+    for path in scenarios:
+        loaded = load_scenario(path, list(overrides))
+        s = loaded.scenario
+        if show:
+            click.echo(f"# {path}")
+            click.echo(dump_yaml(loaded.resolved))
+        else:
+            click.echo(f"ok  {path}  ({s.name}: {len(s.crossings)} crossings, "
+                       f"{len(s.classes)} classes, {len(s.policy)} policy phases, "
+                       f"{s.duration / 24:g} days)")
+
+
+@cli.command()
+def schema():
+    """Print the JSON Schema of a scenario file (for editors)."""
+    from bordersim.scenario import Scenario
+
+    doc = Scenario.model_json_schema(by_alias=True)
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc["title"] = "bordersim scenario"
+    click.echo(json.dumps(doc, indent=2))
+
+
+@cli.command()
+@click.option("--replications", "-n", type=click.IntRange(min=2), default=20, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True)
+@click.option("--workers", "-j", type=click.IntRange(min=1),
+              help="Parallel processes (default: the number of CPUs).")
+@click.option("--level", type=click.FloatRange(0.5, 0.9999), default=0.99, show_default=True,
+              help="Confidence level of the intervals the exact values must fall in.")
+def verify(replications, seed, workers, level):
+    """Check simulated waits against exact queueing theory; exit 1 if one falls outside."""
+    from bordersim.verify import run_checks
+
+    click.echo(f"{replications} replications, seed {seed}, {level:.0%} intervals\n", err=True)
+    results = run_checks(seed, replications, workers, level)
+    header = f"{'check':<8} {'simulated':>10} {'interval':>21} {'exact':>9} {'z':>6}  verdict"
+    click.echo(header)
+    click.echo("-" * len(header))
+    failed = 0
+    for r in results:
+        iv = r.interval
+        verdict = "ok" if r.passed else "OUTSIDE"
+        failed += not r.passed
+        click.echo(f"{r.check.name:<8} {iv.mean:>10.4f} [{iv.ci_low:>9.4f}, {iv.ci_high:>9.4f}]"
+                   f" {r.check.exact:>9.4f} {r.z:>6.2f}  {verdict}   {r.check.what}")
+    click.echo(f"\n{len(results) - failed} of {len(results)} checks agree with theory")
+    sys.exit(1 if failed else 0)
+
+
+def main() -> None:
+    cli(prog_name="bordersim")

@@ -1,0 +1,97 @@
+"""Replications of a scenario, in parallel processes, gathered in replication order.
+
+Replication ``r`` draws from ``SeedSequence(seed, spawn_key=(r, ...))`` whichever
+process runs it, and results are combined in replication order, so the output
+is identical for any number of workers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+
+from bordersim.measure import METRICS, ReplicationResult, measure
+from bordersim.model import compile_timeline, run_model
+from bordersim.scenario import ALL, Scenario
+from bordersim.stats import Interval, t_interval
+
+__all__ = ["simulate", "run_experiment", "ExperimentResult", "default_workers"]
+
+
+def simulate(scn: Scenario, replication: int, seed: int | None = None) -> ReplicationResult:
+    """One replication, start to end: a pure function of scenario, seed and index."""
+    seed = scn.seed if seed is None else seed
+    eng = run_model(scn, replication, seed, compile_timeline(scn))
+    return measure(eng, scn, replication)
+
+
+def _batch(scn: Scenario, seed: int, reps: list[int]) -> list[ReplicationResult]:
+    return [simulate(scn, r, seed) for r in reps]
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass
+class ExperimentResult:
+    scenario: Scenario
+    seed: int
+    replications: list[ReplicationResult]
+
+    def keys(self) -> list[tuple[str, str]]:
+        """(crossing, class) rows in scenario order, totals last."""
+        crossings = [*self.scenario.crossings, ALL]
+        classes = [*self.scenario.classes, ALL]
+        present = set(self.replications[0].metrics)
+        return [(c, k) for c in crossings for k in classes if (c, k) in present]
+
+    def values(self, key: tuple[str, str], metric: str) -> np.ndarray:
+        return np.array([r.metrics[key][metric] for r in self.replications], dtype=float)
+
+    def interval(self, key: tuple[str, str], metric: str) -> Interval:
+        return t_interval(self.values(key, metric))
+
+    def cost_values(self, key: tuple[str, str], component: str) -> np.ndarray:
+        return np.array([r.costs[key][component] for r in self.replications], dtype=float)
+
+    def summary_rows(self):
+        for key in self.keys():
+            for metric in METRICS:
+                yield key, metric, self.interval(key, metric)
+
+
+def run_experiment(scn: Scenario, replications: int | None = None, seed: int | None = None,
+                   workers: int | None = None,
+                   progress: Callable[[int], None] | None = None) -> ExperimentResult:
+    """Run the replications; ``progress(k)`` is called as each batch of k finishes."""
+    n = scn.replications if replications is None else replications
+    seed = scn.seed if seed is None else seed
+    workers = default_workers() if workers is None else workers
+    workers = max(1, min(workers, n))
+    done: dict[int, ReplicationResult] = {}
+    if workers == 1:
+        for r in range(n):
+            done[r] = simulate(scn, r, seed)
+            if progress:
+                progress(1)
+    else:
+        size = max(1, min(4, math.ceil(n / (workers * 4))))
+        batches = [list(range(i, min(n, i + size))) for i in range(0, n, size)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_batch, scn, seed, b) for b in batches]
+            for fut in as_completed(futures):
+                results = fut.result()
+                for res in results:
+                    done[res.replication] = res
+                if progress:
+                    progress(len(results))
+    return ExperimentResult(scn, seed, [done[r] for r in range(n)])

@@ -1,0 +1,203 @@
+"""The results folder: written to a temporary folder, then renamed into place.
+
+A crash or a bad input never leaves a half-written folder, and an earlier
+folder of the same name is replaced only once the new one is complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from bordersim import __version__
+from bordersim.economics import COMPONENTS
+from bordersim.experiment import ExperimentResult
+from bordersim.loading import LoadedScenario, dump_yaml
+from bordersim.measure import METRICS
+from bordersim.stats import t_interval
+
+__all__ = ["write_results", "atomic_folder", "fmt", "summary_table"]
+
+
+def fmt(x) -> str:
+    """Numbers as the shortest text that reads back to the same float; NaN as empty."""
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        if math.isnan(x):
+            return ""
+        if x.is_integer() and abs(x) < 1e15:
+            return str(int(x))
+        return repr(x)
+    return str(x)
+
+
+def _csv(rows: list[list]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    for row in rows:
+        w.writerow([fmt(v) for v in row])
+    return buf.getvalue()
+
+
+def atomic_folder(out: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` to fill a temporary folder, then move it to ``out``."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write(tmp)
+        if out.exists():
+            os.replace(out, old)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not out.exists():
+            os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
+def summary_csv(res: ExperimentResult) -> str:
+    rows = [["crossing", "class", "metric", "mean", "ci_low", "ci_high", "std", "n"]]
+    for (c, k), metric, iv in res.summary_rows():
+        rows.append([c, k, metric, iv.mean, iv.ci_low, iv.ci_high, iv.std, iv.n])
+    return _csv(rows)
+
+
+def replications_csv(res: ExperimentResult) -> str:
+    rows = [["replication", "crossing", "class", *METRICS]]
+    for r in res.replications:
+        for key in res.keys():
+            rows.append([r.replication, *key, *(r.metrics[key][m] for m in METRICS)])
+    return _csv(rows)
+
+
+def timeseries_csv(res: ExperimentResult) -> str:
+    start = res.scenario.start
+    rows = [["time", "crossing", "class", "queue_mean", "queue_ci_low", "queue_ci_high",
+             "crossed_mean"]]
+    keys = res.keys()
+    n_hours = len(res.replications[0].queue[keys[0]]) if keys else 0
+    stamps = [(start + timedelta(hours=h)).isoformat(timespec="minutes") for h in range(n_hours)]
+    for key in keys:
+        q = np.array([r.queue[key] for r in res.replications])
+        x = np.array([r.crossed[key] for r in res.replications])
+        n = len(res.replications)
+        qm = q.mean(axis=0)
+        xm = x.mean(axis=0)
+        if n > 1:
+            from scipy import stats as sps
+            half = sps.t.ppf(0.975, n - 1) * q.std(axis=0, ddof=1) / math.sqrt(n)
+        else:
+            half = np.full(n_hours, math.nan)
+        for h in range(n_hours):
+            rows.append([stamps[h], *key, qm[h], qm[h] - half[h], qm[h] + half[h], xm[h]])
+    return _csv(rows)
+
+
+def costs_csv(res: ExperimentResult) -> str:
+    rows = [["crossing", "class", "component", "mean", "ci_low", "ci_high", "std", "n"]]
+    for key in res.keys():
+        for comp in (*COMPONENTS, "total"):
+            if comp == "total":
+                vals = res.values(key, "cost_total")
+            else:
+                vals = res.cost_values(key, comp)
+            iv = t_interval(vals)
+            rows.append([*key, comp, iv.mean, iv.ci_low, iv.ci_high, iv.std, iv.n])
+    return _csv(rows)
+
+
+def manifest(res: ExperimentResult, loaded: LoadedScenario, command: list[str],
+             started: datetime, finished: datetime) -> dict:
+    import numpy
+    import simpy
+
+    return {
+        "scenario": res.scenario.name,
+        "source": loaded.source,
+        "scenario_sha256": loaded.sha256,
+        "seed": res.seed,
+        "replications": len(res.replications),
+        "start": res.scenario.start.isoformat(),
+        "duration_h": res.scenario.duration,
+        "warmup_h": res.scenario.warmup,
+        "cooldown_h": res.scenario.cooldown,
+        "currency": res.scenario.economics.currency if res.scenario.economics else None,
+        "versions": {
+            "bordersim": __version__,
+            "simpy": simpy.__version__,
+            "numpy": numpy.__version__,
+            "python": platform.python_version(),
+        },
+        "command": command,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds"),
+        "wall_seconds": round((finished - started).total_seconds(), 3),
+    }
+
+
+def write_results(out: Path, res: ExperimentResult, loaded: LoadedScenario,
+                  command: list[str] | None = None, started: datetime | None = None,
+                  finished: datetime | None = None) -> Path:
+    finished = finished or datetime.now()
+    started = started or finished
+    command = list(sys.argv) if command is None else command
+
+    def write(tmp: Path) -> None:
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest(res, loaded, command, started, finished), indent=2) + "\n")
+        (tmp / "scenario.resolved.yaml").write_text(dump_yaml(loaded.resolved))
+        (tmp / "summary.csv").write_text(summary_csv(res))
+        (tmp / "replications.csv").write_text(replications_csv(res))
+        (tmp / "timeseries.csv").write_text(timeseries_csv(res))
+        (tmp / "costs.csv").write_text(costs_csv(res))
+
+    return atomic_folder(out, write)
+
+
+def summary_table(res: ExperimentResult) -> str:
+    """A table for people: one row per crossing × class, the figures most asked for."""
+    cur = res.scenario.economics.currency if res.scenario.economics else ""
+    cols = [("arrivals", "arrivals", "{:.0f}"), ("crossed", "crossed", "{:.0f}"),
+            ("wait_mean_h", "wait h (95% CI)", None), ("wait_p95_h", "p95 h", "{:.2f}"),
+            ("queue_mean", "queue", "{:.1f}"), ("queue_max", "max", "{:.0f}"),
+            ("cost_total", f"cost {cur}".strip(), "{:,.0f}")]
+    header = ["crossing", "class"] + [c[1] for c in cols]
+    lines = []
+    for key in res.keys():
+        row = list(key)
+        for metric, _, spec in cols:
+            iv = res.interval(key, metric)
+            if math.isnan(iv.mean):
+                row.append("-")
+            elif spec is None:
+                ci = "" if math.isnan(iv.ci_low) else f" ({iv.ci_low:.2f}-{iv.ci_high:.2f})"
+                row.append(f"{iv.mean:.2f}{ci}")
+            else:
+                row.append(spec.format(iv.mean))
+        lines.append(row)
+    widths = [max(len(str(r[i])) for r in [header, *lines]) for i in range(len(header))]
+    out = []
+    for j, r in enumerate([header, *lines]):
+        cells = [str(v).ljust(widths[i]) if i < 2 else str(v).rjust(widths[i])
+                 for i, v in enumerate(r)]
+        out.append("  ".join(cells).rstrip())
+        if j == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
