@@ -160,12 +160,9 @@ def validate(scenarios, overrides, show):
 @cli.command()
 def schema():
     """Print the JSON Schema of a scenario file (for editors)."""
-    from bordersim.scenario import Scenario
+    from bordersim.scenario import scenario_json_schema
 
-    doc = Scenario.model_json_schema(by_alias=True)
-    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    doc["title"] = "bordersim scenario"
-    click.echo(json.dumps(doc, indent=2))
+    click.echo(json.dumps(scenario_json_schema(), indent=2))
 
 
 @cli.command()

@@ -13,7 +13,14 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -101,11 +108,28 @@ def _duration(value: Any) -> float:
     return parse_duration(value)
 
 
-Duration = Annotated[float, BeforeValidator(_duration)]
+DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "description": "hours"},
+        {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*(s|sec|min|m|h|hr|hours?|d|days?|w|weeks?)?\s*$",
+         "description": "a duration such as '45s', '15min', '2h', '3d', '1w'"},
+    ]
+}
+TIME_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "description": "ISO date or datetime, e.g. 2017-10-10T18:00"},
+        DURATION_SCHEMA,
+    ],
+    "description": "calendar time, or a duration meaning an offset from start",
+}
+
+Duration = Annotated[float, BeforeValidator(_duration), WithJsonSchema(DURATION_SCHEMA)]
 """A number of hours, written in a scenario as a duration string or a bare number."""
 
-PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
-NonNegDuration = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
+PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0),
+                             WithJsonSchema(DURATION_SCHEMA)]
+NonNegDuration = Annotated[float, BeforeValidator(_duration), Field(ge=0),
+                           WithJsonSchema(DURATION_SCHEMA)]
 
 
 class Strict(BaseModel):

@@ -106,7 +106,9 @@ def timeseries_csv(res: ExperimentResult) -> str:
         else:
             half = np.full(n_hours, math.nan)
         for h in range(n_hours):
-            rows.append([stamps[h], *key, qm[h], qm[h] - half[h], qm[h] + half[h], xm[h]])
+            # a queue is never negative: the interval is cut at zero
+            rows.append([stamps[h], *key, qm[h], max(0.0, qm[h] - half[h]), qm[h] + half[h],
+                         xm[h]])
     return _csv(rows)
 
 
@@ -171,6 +173,26 @@ def write_results(out: Path, res: ExperimentResult, loaded: LoadedScenario,
     return atomic_folder(out, write)
 
 
+def _table_keys(res: ExperimentResult) -> list[tuple[str, str]]:
+    """Rows worth showing: totals only where they add up more than one row."""
+    keys = res.keys()
+    own = [k for k in keys if "all" not in k]
+    per_crossing = {c: [k for k in own if k[0] == c] for c, _ in own}
+    per_class = {k: [x for x in own if x[1] == k] for _, k in own}
+    out = []
+    for key in keys:
+        c, k = key
+        if c != "all" and k != "all":
+            out.append(key)
+        elif c != "all" and k == "all" and len(per_crossing.get(c, [])) > 1:
+            out.append(key)
+        elif c == "all" and k != "all" and len(per_class.get(k, [])) > 1:
+            out.append(key)
+        elif c == "all" and k == "all" and len(own) > 1:
+            out.append(key)
+    return out
+
+
 def summary_table(res: ExperimentResult) -> str:
     """A table for people: one row per crossing × class, the figures most asked for."""
     cur = res.scenario.economics.currency if res.scenario.economics else ""
@@ -180,7 +202,7 @@ def summary_table(res: ExperimentResult) -> str:
             ("cost_total", f"cost {cur}".strip(), "{:,.0f}")]
     header = ["crossing", "class"] + [c[1] for c in cols]
     lines = []
-    for key in res.keys():
+    for key in _table_keys(res):
         row = list(key)
         for metric, _, spec in cols:
             iv = res.interval(key, metric)

@@ -15,12 +15,14 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    WithJsonSchema,
     Field,
     field_validator,
     model_validator,
 )
 
 from bordersim.distributions import (
+    TIME_SCHEMA,
     Strict,
     Distribution,
     NonNegDuration,
@@ -109,7 +111,7 @@ Scope = Union[Literal["all"], list[Name]]
 
 
 class Phase(Strict):
-    at: Any
+    at: Annotated[Any, WithJsonSchema(TIME_SCHEMA)]
     label: str | None = None
     crossings: Scope = ALL
     stages: Scope = ALL
@@ -154,7 +156,8 @@ class Scenario(Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9_\-]+$", max_length=100)]
     description: str = ""
     extends: str | None = None
-    start: Annotated[datetime, BeforeValidator(_start)]
+    start: Annotated[datetime, BeforeValidator(_start),
+                     WithJsonSchema({"type": "string", "description": "ISO date or datetime"})]
     duration: PositiveDuration
     warmup: NonNegDuration = 0.0
     cooldown: NonNegDuration = 0.0
@@ -298,3 +301,31 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
 def format_path(path: tuple) -> str:
     return _fmt(path)
 
+
+
+def scenario_json_schema() -> dict:
+    """JSON Schema of a scenario file, as editors should see it.
+
+    pydantic describes what the models hold after parsing; a file may also
+    write a bare duration (or number) where a distribution is expected.
+    """
+    from bordersim.distributions import DURATION_SCHEMA
+
+    doc = Scenario.model_json_schema(by_alias=True)
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "discriminator" in node and "oneOf" in node:
+                inner = {k: node.pop(k) for k in ("discriminator", "oneOf")}
+                node["anyOf"] = [DURATION_SCHEMA, inner]
+                return
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(doc)
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc["title"] = "bordersim scenario"
+    return doc
