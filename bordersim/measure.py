@@ -65,7 +65,7 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
         cargo = np.asarray(cargo_list)[idx] if cargo_list is not None else None
         gave_up = (code == Outcome.RENEGED) | (code == Outcome.BALKED)
         costs = unit_costs(scn.economics, g.cls, spec, wait, cargo, gave_up)
-        times = g.arrivals.times
+        times = np.concatenate([g.arrivals.times, np.asarray(g.extra_arrivals, dtype=float)])
         n_arr = int(np.count_nonzero((times >= w0) & (times < w1) & (times < scn.duration)))
         out.append(_GroupData(
             g.crossing, g.cls, spec.length_m / 1000.0, spec.persons,

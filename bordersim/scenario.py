@@ -129,9 +129,37 @@ class Balk(Strict):
     queue_over: int = Field(ge=0)
 
 
+class Divert(Strict):
+    """Go elsewhere when the queue ahead is over a threshold on arrival at ``from``."""
+
+    from_: Name = Field(alias="from")
+    to: Union[Name, list[Name]]
+    queue_over: int = Field(ge=0)
+    travel: Union[NonNegDuration, dict[Name, NonNegDuration]]
+
+    def targets(self) -> list[str]:
+        return [self.to] if isinstance(self.to, str) else list(self.to)
+
+    def travel_h(self, target: str) -> float:
+        return self.travel if isinstance(self.travel, float) else self.travel[target]
+
+
+class Defer(Strict):
+    """Trips suppressed by ``demand_factor`` come back, in this share, after the phase ends."""
+
+    share: Probability
+    over: PositiveDuration
+
+
 class Behaviour(Strict):
     patience: dict[str, Distribution] = Field(default_factory=dict)
     balk: dict[str, Balk] = Field(default_factory=dict)
+    divert: dict[str, Union[Divert, list[Divert]]] = Field(default_factory=dict)
+    defer: dict[str, Defer] = Field(default_factory=dict)
+
+    def divert_rules(self, cls: str) -> list[Divert]:
+        rules = self.divert.get(cls, [])
+        return [rules] if isinstance(rules, Divert) else list(rules)
 
 
 class Spoilage(Strict):
@@ -277,6 +305,14 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         for key in ("secondary_probability", "quota_per_day"):
             for k in getattr(ph, key) or {}:
                 cls_ok((*pp, key, k), k)
+        for k in ph.secondary_probability or {}:
+            has = any(k in st.secondary for c in scope_c if c in s.crossings
+                      for st in s.crossings[c].stages
+                      if ph.stages == ALL or st.name in ph.stages)
+            if k in s.classes and not has:
+                errors.append((_fmt((*pp, "secondary_probability", k)),
+                               f"no stage in this phase's scope has secondary inspection for "
+                               f"'{k}' (add a 'secondary' entry to the stage)"))
         lanes = sorted({f"{st.name}/{ln.name}" for k in scope_c if k in s.crossings
                         for st in s.crossings[k].stages for ln in st.lanes})
         for k in ph.booths or {}:
@@ -289,6 +325,39 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         cls_ok(("behaviour", "patience", k), k)
     for k in b.balk:
         cls_ok(("behaviour", "balk", k), k)
+    for k in b.defer:
+        cls_ok(("behaviour", "defer", k), k)
+    for k in b.divert:
+        cls_ok(("behaviour", "divert", k), k)
+        if k not in s.classes:
+            continue
+        rules = b.divert[k]
+        many = isinstance(rules, list)
+        origins = set()
+        for j, rule in enumerate(b.divert_rules(k)):
+            rp = ("behaviour", "divert", k, j) if many else ("behaviour", "divert", k)
+            if rule.from_ not in s.crossings:
+                errors.append((_fmt((*rp, "from")), _names(rule.from_, crossings, "crossing")))
+            elif rule.from_ in origins:
+                errors.append((_fmt((*rp, "from")), f"a second rule for '{rule.from_}': give "
+                                                    "one rule per crossing, with a list in 'to'"))
+            origins.add(rule.from_)
+            for t in rule.targets():
+                if t not in s.crossings:
+                    errors.append((_fmt((*rp, "to")), _names(t, crossings, "crossing")))
+                elif t == rule.from_:
+                    errors.append((_fmt((*rp, "to")), f"'{t}' is the crossing diverted from"))
+                elif not all(any(k in ln.serves for ln in st.lanes)
+                             for st in s.crossings[t].stages):
+                    errors.append((_fmt((*rp, "to")), f"no lane at every stage of '{t}' "
+                                                      f"serves class '{k}'"))
+            if isinstance(rule.travel, dict):
+                for t in rule.targets():
+                    if t not in rule.travel:
+                        errors.append((_fmt((*rp, "travel")), f"no travel time to '{t}'"))
+                for t in rule.travel:
+                    if t not in rule.targets():
+                        errors.append((_fmt((*rp, "travel", t)), f"'{t}' is not in 'to'"))
     if s.economics is not None:
         e = s.economics
         for k in e.vehicle_cost_per_hour:

@@ -19,7 +19,7 @@ import numpy as np
 
 from bordersim.scenario import ALL, Scenario
 
-__all__ = ["stream", "ArrivalStream", "draw_arrivals"]
+__all__ = ["stream", "ArrivalStream", "draw_arrivals", "purposes"]
 
 
 def _name_key(name: str) -> int:
@@ -94,7 +94,7 @@ def _deterministic_times(rate0: float, pw: np.ndarray, offset_h: float, steps: l
     return seg_start[seg] + (ks - cum_start[seg]) / rates[seg]
 
 
-def _purposes(scn: Scenario, crossing: str, cls: str) -> list[tuple]:
+def purposes(scn: Scenario, crossing: str, cls: str) -> list[tuple]:
     """The random attributes a unit of this class needs at this crossing, with their laws."""
     out = []
     for st in scn.crossings[crossing].stages:
@@ -115,6 +115,52 @@ def _purposes(scn: Scenario, crossing: str, cls: str) -> list[tuple]:
     return out
 
 
+def _phase_end(t: np.ndarray, steps: list) -> np.ndarray:
+    """For each time, when the demand-factor phase holding it ends (inf if it never does)."""
+    st = np.array([s for s, _ in steps] + [math.inf])
+    return st[np.searchsorted(st, t, side="right")]
+
+
+def _deferred_poisson(scn: Scenario, seed: int, replication: int, crossing: str, cls: str,
+                      cand: np.ndarray, u: np.ndarray, lam: float, base_rate: np.ndarray,
+                      keep: np.ndarray, steps: list) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates dropped only because of a demand factor below 1, a share of whom come back
+    spread evenly over ``over`` after their phase ends: (indices, return times)."""
+    spec = scn.behaviour.defer.get(cls)
+    if spec is None or len(cand) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    suppressed = (u * lam < base_rate) & ~keep
+    back = stream(seed, replication, crossing, cls, "defer").random(len(cand)) < spec.share
+    spread = stream(seed, replication, crossing, cls, "defer-time").random(len(cand))
+    when = _phase_end(cand, steps) + spread * spec.over
+    chosen = np.flatnonzero(suppressed & back & (when < scn.duration))
+    return chosen, when[chosen]
+
+
+def _deferred_deterministic(scn: Scenario, cls: str, rate0: float, pw: np.ndarray,
+                            offset_h: float, steps: list, has_profile: bool) -> np.ndarray:
+    """Deterministic demand suppressed in each phase comes back evenly after it ends."""
+    spec = scn.behaviour.defer.get(cls)
+    if spec is None:
+        return np.empty(0)
+    out = []
+    horizon = scn.duration
+    bp = _breakpoints(horizon, offset_h, has_profile, steps)
+    ends = [t for t, _ in steps[1:]] + [math.inf]
+    for (t0, f), t1 in zip(steps, ends):
+        if f >= 1 or t1 >= horizon:
+            continue
+        seg = bp[(bp >= t0) & (bp <= min(t1, horizon))]
+        if len(seg) < 2:
+            continue
+        base = _rate_at(seg[:-1], rate0, pw, offset_h, [(0.0, 1.0)])
+        lost = float(np.sum(base * (1 - f) * np.diff(seg)))
+        n = int(math.floor(spec.share * lost + 1e-9))
+        back = t1 + (np.arange(n) + 0.5) * spec.over / max(n, 1)
+        out.append(back[back < horizon])
+    return np.concatenate(out) if out else np.empty(0)
+
+
 def draw_arrivals(scn: Scenario, replication: int, seed: int, crossing: str, cls: str,
                   steps: list, max_factor: float) -> ArrivalStream:
     c = scn.crossings[crossing]
@@ -124,21 +170,27 @@ def draw_arrivals(scn: Scenario, replication: int, seed: int, crossing: str, cls
     offset_h = scn.start.hour + scn.start.minute / 60 + scn.start.second / 3600
     if c.arrival_process == "deterministic":
         times = _deterministic_times(rate0, pw, offset_h, steps, horizon, c.profile is not None)
-        keep = None
+        times = np.concatenate([times, _deferred_deterministic(
+            scn, cls, rate0, pw, offset_h, steps, c.profile is not None)])
+        index = None
         n_cand = len(times)
     else:
         lam = rate0 * float(pw.max()) * max(1.0, max_factor)
         cand = _poisson_candidates(stream(seed, replication, crossing, cls, "arrivals"),
                                    lam, horizon)
         u = stream(seed, replication, crossing, cls, "thinning").random(len(cand))
-        keep = u * lam < _rate_at(cand, rate0, pw, offset_h, steps) if len(cand) else None
-        times = cand[keep] if keep is not None else cand
+        base_rate = _rate_at(cand, rate0, pw, offset_h, [(0.0, 1.0)])
+        keep = u * lam < _rate_at(cand, rate0, pw, offset_h, steps)
+        back_idx, back_t = _deferred_poisson(scn, seed, replication, crossing, cls, cand, u,
+                                             lam, base_rate, keep, steps)
+        index = np.concatenate([np.flatnonzero(keep), back_idx])
+        times = np.concatenate([cand[keep], back_t])
         n_cand = len(cand)
     attrs = {}
-    for purpose, dist in _purposes(scn, crossing, cls):
+    for purpose, dist in purposes(scn, crossing, cls):
         rng = stream(seed, replication, crossing, cls, *purpose)
         values = rng.random(n_cand) if dist is None else dist.sample(rng, n_cand)
-        if keep is not None:
-            values = values[keep]
+        if index is not None:
+            values = values[index]
         attrs[purpose] = values.tolist()
     return ArrivalStream(crossing, cls, times, attrs)

@@ -33,7 +33,7 @@ class Outcome(IntEnum):
 
 class Unit:
     __slots__ = ("g", "i", "t_arr", "stage", "wait_h", "t_join", "state", "seq", "joins",
-                 "lane", "uid")
+                 "lane", "uid", "diverted")
 
     def __init__(self, g: Group, i: int, t_arr: float, uid: int):
         self.g = g
@@ -47,6 +47,7 @@ class Unit:
         self.joins = 0
         self.lane = None
         self.uid = uid
+        self.diverted = False
 
 
 class Group:
@@ -61,6 +62,9 @@ class Group:
         self.patience = arrivals.attrs.get(("patience",))
         self.balk_over = balk_over
         self.route: list[StageRT] = []
+        self.divert = None              # (queue_over, [(group, travel_h)]) or None
+        self.draw_for_diverted = None   # callable(group) -> index of fresh attributes
+        self.extra_arrivals: list[float] = []   # arrival times of units diverted here
         # waiting intervals (one per queue visit) and outcomes, appended as they happen
         self.q_join: list[float] = []
         self.q_leave: list[float] = []
@@ -80,7 +84,7 @@ class Group:
 
 class LaneRT:
     __slots__ = ("name", "stage", "booths", "busy", "queues", "items", "single", "n_waiting",
-                 "svc", "secondary")
+                 "svc", "secondary", "mean_svc")
 
     def __init__(self, name: str, stage: StageRT, booths: int, classes: list[str],
                  secondary: bool):
@@ -94,6 +98,7 @@ class LaneRT:
         self.n_waiting = 0
         self.svc: dict[str, list] = {}
         self.secondary = secondary
+        self.mean_svc: dict[str, float] = {}
 
 
 class StageRT:
@@ -155,12 +160,67 @@ class Engine:
         self._uid += 1
         u = Unit(g, i, t, self._uid)
         self.alive[u.uid] = u
+        self._enter(u)
+
+    def _enter(self, u: Unit) -> None:
+        g = u.g
+        if g.divert is not None and not u.diverted and self._divert(u):
+            return
         if g.balk_over is not None and self.queue_ahead(g) > g.balk_over:
             u.state = _GONE
             del self.alive[u.uid]
-            g.record(u, Outcome.BALKED, t)
+            g.record(u, Outcome.BALKED, u.t_arr)
             return
         self.join(u, g.route[0])
+
+    def expected_delay(self, g: Group) -> float:
+        """Hours a unit of this class arriving now would expect to queue at g's crossing:
+        per stage, the best lane's units ahead × mean service ÷ booths; inf where closed."""
+        total = 0.0
+        for st in g.route:
+            settings = st.settings
+            if g.cls in settings.closed:
+                return float("inf")
+            best = float("inf")
+            for ln in st.lanes_for[g.cls]:
+                if ln.booths <= 0:
+                    continue
+                ahead = max(0, ln.n_waiting + ln.busy - ln.booths + 1)
+                best = min(best, ahead * ln.mean_svc[g.cls] * settings.factor(g.cls) / ln.booths)
+            total += best
+        return total
+
+    def _divert(self, u: Unit) -> bool:
+        g = u.g
+        queue_over, targets = g.divert
+        if self.queue_ahead(g) <= queue_over:
+            return False
+        stay = self.expected_delay(g)
+        best, best_cost = None, stay
+        for dest, travel in targets:
+            cost = self.expected_delay(dest) + travel
+            if cost < best_cost:
+                best, best_cost = (dest, travel), cost
+        if best is None:
+            return False
+        dest, travel = best
+        u.state = _GONE
+        del self.alive[u.uid]
+        g.record(u, Outcome.DIVERTED, u.t_arr)
+        ev = Timeout(self.env, travel, (u, dest))
+        ev.callbacks.append(self._arrive_diverted)
+        return True
+
+    def _arrive_diverted(self, ev) -> None:
+        origin, dest = ev.value
+        now = self.env.now
+        i = dest.draw_for_diverted(origin)
+        self._uid += 1
+        u = Unit(dest, i, now, self._uid)
+        u.diverted = True
+        dest.extra_arrivals.append(now)
+        self.alive[u.uid] = u
+        self._enter(u)
 
     def queue_ahead(self, g: Group) -> int:
         """Units waiting on this class's way through the crossing (shortest lane per stage)."""
