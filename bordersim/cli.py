@@ -157,6 +157,45 @@ def validate(scenarios, overrides, show):
                        f"{s.duration / 24:g} days)")
 
 
+@cli.command("check")
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.argument("observations", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@scenario_errors
+def check_cmd(results_dir, observations, as_json):
+    """Put observed figures beside the simulated mean and 95% CI at the same time."""
+    from bordersim.check import check, write_check
+
+    verdicts = check(results_dir, observations)
+    write_check(results_dir / "check.csv", verdicts)
+    if as_json:
+        click.echo(json.dumps([v.as_dict() for v in verdicts], indent=1))
+        return
+    click.echo(format_check(verdicts))
+
+
+def format_check(verdicts) -> str:
+    rows = [("date", "crossing", "class", "metric", "observed", "simulated (95% CI)", "")]
+    for v in verdicts:
+        o = v.obs
+        sim = "outside the run"
+        if v.simulated is not None:
+            iv = v.simulated
+            ci = "" if math.isnan(iv.ci_low) else f" ({iv.ci_low:.0f}-{iv.ci_high:.0f})"
+            sim = f"{iv.mean:.0f}{ci}"
+        mark = {True: "inside", False: "OUTSIDE", None: "-"}[v.inside]
+        rows.append((o.when.strftime("%Y-%m-%d %H:%M"), o.crossing, o.cls, o.metric,
+                     f"{o.low:g}-{o.high:g}", sim, mark))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    judged = [v for v in verdicts if v.inside is not None]
+    inside = sum(v.inside for v in judged)
+    share = f" ({inside / len(judged):.0%})" if judged else ""
+    lines.append(f"\n{inside} of {len(judged)} observed figures inside their range{share}")
+    return "\n".join(lines)
+
+
 @cli.command()
 def schema():
     """Print the JSON Schema of a scenario file (for editors)."""

@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 
 __all__ = [
     "Strict",
+    "NoBool",
     "parse_duration",
     "parse_time",
     "to_datetime",
@@ -61,10 +62,8 @@ def parse_duration(value: Any) -> float:
         m = _DURATION_RE.match(value)
         if m:
             number, unit = m.groups()
-            if unit == "":
-                return float(number)
-            factor = _UNITS_H.get(unit.lower())
-            if factor is not None:
+            factor = 1.0 if unit == "" else _UNITS_H.get(unit.lower())
+            if factor is not None and math.isfinite(float(number) * factor):
                 return float(number) * factor
         raise ValueError(
             f"expected a duration such as '45s', '15min', '2h', '3d' or '1w' "
@@ -130,6 +129,18 @@ PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0),
                              WithJsonSchema(DURATION_SCHEMA)]
 NonNegDuration = Annotated[float, BeforeValidator(_duration), Field(ge=0),
                            WithJsonSchema(DURATION_SCHEMA)]
+
+
+def _no_bool(value: Any) -> Any:
+    # YAML reads yes/no/on/off as booleans; a count or rate must not silently become 1 or 0
+    if isinstance(value, bool):
+        raise PydanticCustomError("bool_not_number", "expected a number, got {value}",
+                                  {"value": value})
+    return value
+
+
+NoBool = BeforeValidator(_no_bool)
+"""Put in ``Annotated[int | float, NoBool]``: numbers in a scenario are never booleans."""
 
 
 class Strict(BaseModel):
@@ -208,7 +219,7 @@ class Gamma(_Dist):
 
     dist: Literal["gamma"]
     mean_: PositiveDuration = Field(alias="mean")
-    cv: float = Field(gt=0, allow_inf_nan=False)
+    cv: Annotated[float, NoBool] = Field(gt=0, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:
@@ -228,7 +239,7 @@ class Lognormal(_Dist):
 
     dist: Literal["lognormal"]
     mean_: PositiveDuration = Field(alias="mean")
-    cv: float = Field(gt=0, allow_inf_nan=False)
+    cv: Annotated[float, NoBool] = Field(gt=0, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:
@@ -252,7 +263,8 @@ class Uniform(_Dist):
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
         if not self.high > self.low:
-            raise ValueError(f"uniform needs low < high, got low={self.low}, high={self.high}")
+            raise ValueError(f"uniform needs low < high, got low={self.low:g}h, "
+                             f"high={self.high:g}h")
         return self
 
     @property
@@ -278,7 +290,7 @@ class Triangular(_Dist):
         if not (self.low <= self.mode <= self.high and self.low < self.high):
             raise ValueError(
                 "triangular needs low <= mode <= high and low < high, got "
-                f"low={self.low}, mode={self.mode}, high={self.high}"
+                f"low={self.low:g}h, mode={self.mode:g}h, high={self.high:g}h"
             )
         return self
 

@@ -145,40 +145,80 @@ def apply_override(data: dict, parts: list[str | int], value: Any, text: str) ->
             node = node[part]
 
 
-def _pydantic_problems(err: ValidationError) -> list[tuple[str, str]]:
-    out = []
+def _pydantic_problems(err: ValidationError, data: Any) -> list[tuple[str, str]]:
+    """One (path, message) per bad value; a union's alternatives become one 'expected A or B'."""
+    grouped: dict[str, list[dict]] = {}
     for e in err.errors(include_url=False):
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
-        msg = e["msg"]
-        if e["type"] not in ("unknown_key", "value_error", "missing") and "input" in e:
-            shown = e["input"]
-            if not isinstance(shown, (dict, list)):
-                msg += f" (got {shown!r})"
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        out.append((format_path(loc), msg))
-    # pydantic may report one bad value once per member of a union; keep the first
-    seen, unique = set(), []
-    for p in out:
-        if p[0] not in seen:
-            seen.add(p[0])
-            unique.append(p)
-    return unique
+        grouped.setdefault(format_path(_user_path(e, data)), []).append(e)
+    return [(path, _message(errs)) for path, errs in grouped.items()]
 
 
-_UNION_TAGS = {
-    "exponential", "deterministic", "gamma", "lognormal", "uniform", "triangular",
-    "empirical", "literal['all']", "list[str]", "float", "function-before[_cargo_value(), "
-    "tagged-union[Exponential,Deterministic,Gamma,Lognormal,Uniform,Triangular,Empirical]]",
-    "constrained-float", "literal['cargo']",
+def _user_path(e: dict, data: Any) -> tuple:
+    """The error's place in what the user wrote, without pydantic's tags for union members."""
+    loc, path, node = e["loc"], [], data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif not (e["type"] == "missing" and i == len(loc) - 1):
+            continue  # a union member's tag, '[key]', or a field inside a bare value
+        path.append(part)
+    return tuple(path)
+
+
+_EXPECTED = {
+    "int_type": "a whole number", "int_parsing": "a whole number",
+    "int_from_float": "a whole number", "float_type": "a number", "float_parsing": "a number",
+    "bool_not_number": "a number", "finite_number": "a finite number",
+    "bool_type": "true or false", "bool_parsing": "true or false", "string_type": "text",
+    "dict_type": "a mapping of keys", "model_type": "a mapping of keys",
+    "model_attributes_type": "a mapping of keys", "list_type": "a list",
+    "greater_than": "more than {gt}", "greater_than_equal": "at least {ge}",
+    "less_than": "less than {lt}", "less_than_equal": "at most {le}",
+    "too_short": "at least {min_length} item(s)", "too_long": "at most {max_length} items",
+    "string_too_long": "at most {max_length} characters", "literal_error": "{expected}",
 }
+_PATTERNS = {
+    r"^[a-z0-9_\-]+$": "lowercase letters, digits, '-' and '_' only (it names the results folder)",
+    r"^[A-Za-z0-9_.\-]+$": "a name of letters, digits, '.', '-' and '_' only",
+}
+
+
+def _expected(e: dict) -> str | None:
+    ctx = e.get("ctx") or {}
+    if e["type"] == "string_pattern_mismatch":
+        return _PATTERNS.get(ctx.get("pattern"), f"text matching {ctx.get('pattern')}")
+    phrase = _EXPECTED.get(e["type"])
+    return phrase.format(**ctx) if phrase else None
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping" if value else "an empty mapping"
+    if isinstance(value, list):
+        return "a list" if value else "an empty list"
+    return "nothing" if value is None else repr(value)
+
+
+def _message(errs: list[dict]) -> str:
+    """'expected X, got Y' where pydantic's error kind is known; its own words otherwise."""
+    first = errs[0]
+    if first["type"] == "missing":
+        return "missing; this field is required"
+    phrases = [_expected(e) for e in errs]
+    if all(phrases):
+        alternatives = " or ".join(dict.fromkeys(phrases))
+        return f"expected {alternatives}, got {_got(first.get('input'))}"
+    msg = first["msg"]
+    return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
 
 
 def scenario_from_dict(data: dict, source: str = "<scenario>") -> LoadedScenario:
     try:
         scn = Scenario.model_validate(data)
     except ValidationError as e:
-        raise ScenarioError(source, _pydantic_problems(e)) from None
+        raise ScenarioError(source, _pydantic_problems(e, data)) from None
     problems = check_references(scn)
     if problems:
         raise ScenarioError(source, problems)

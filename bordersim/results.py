@@ -125,6 +125,23 @@ def costs_csv(res: ExperimentResult) -> str:
     return _csv(rows)
 
 
+SERIES_FILE = "timeseries_replications.npz"
+
+
+def write_series(path: Path, res: ExperimentResult) -> None:
+    """Hourly queue and crossings of every replication, per crossing × class (no totals):
+    what `bordersim check` needs to sum any group of crossings and classes."""
+    keys = [k for k in res.keys() if "all" not in k]
+    queue = np.array([[r.queue[k] for k in keys] for r in res.replications], dtype=np.int32)
+    crossed = np.array([[r.crossed[k] for k in keys] for r in res.replications],
+                       dtype=np.int32)
+    with open(path, "wb") as f:
+        np.savez_compressed(f, queue=queue, crossed=crossed,
+                            crossing=np.array([k[0] for k in keys]),
+                            cls=np.array([k[1] for k in keys]),
+                            start=np.array(res.scenario.start.isoformat()))
+
+
 def manifest(res: ExperimentResult, loaded: LoadedScenario, command: list[str],
              started: datetime, finished: datetime) -> dict:
     import numpy
@@ -169,6 +186,7 @@ def write_results(out: Path, res: ExperimentResult, loaded: LoadedScenario,
         (tmp / "replications.csv").write_text(replications_csv(res))
         (tmp / "timeseries.csv").write_text(timeseries_csv(res))
         (tmp / "costs.csv").write_text(costs_csv(res))
+        write_series(tmp / SERIES_FILE, res)
 
     return atomic_folder(out, write)
 
