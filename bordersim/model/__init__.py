@@ -36,6 +36,7 @@ def build(scn: Scenario, replication: int, seed: int,
                     srt.lanes_for.setdefault(k, []).append(lrt)
             for k, sec in st.secondary.items():
                 srt.secondary[k] = LaneRT(f"secondary/{k}", srt, sec.booths, [k], secondary=True)
+                srt.secondary[k].mean_svc = {k: sec.service.mean}
             eng.stages[(cname, st.name)] = srt
 
     destinations = {(t, k) for k in scn.classes for rule in scn.behaviour.divert_rules(k)

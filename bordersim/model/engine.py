@@ -175,7 +175,8 @@ class Engine:
 
     def expected_delay(self, g: Group) -> float:
         """Hours a unit of this class arriving now would expect to queue at g's crossing:
-        per stage, the best lane's units ahead × mean service ÷ booths; inf where closed."""
+        per stage, the best lane's units ahead × mean service ÷ booths, plus the same for
+        secondary inspection times the referral probability; inf where closed."""
         total = 0.0
         for st in g.route:
             settings = st.settings
@@ -188,6 +189,13 @@ class Engine:
                 ahead = max(0, ln.n_waiting + ln.busy - ln.booths + 1)
                 best = min(best, ahead * ln.mean_svc[g.cls] * settings.factor(g.cls) / ln.booths)
             total += best
+            sec = st.secondary.get(g.cls)
+            p = settings.secondary_probability.get(g.cls, 0.0) if sec is not None else 0.0
+            if p > 0:
+                if sec.booths <= 0:
+                    return float("inf")
+                ahead = max(0, sec.n_waiting + sec.busy - sec.booths + 1)
+                total += p * ahead * sec.mean_svc[g.cls] * settings.factor(g.cls) / sec.booths
         return total
 
     def _divert(self, u: Unit) -> bool:
@@ -223,10 +231,15 @@ class Engine:
         self._enter(u)
 
     def queue_ahead(self, g: Group) -> int:
-        """Units waiting on this class's way through the crossing (shortest lane per stage)."""
+        """Units waiting on this class's way through the crossing: the shortest lane of each
+        stage, and the secondary inspection queue where units of this class are referred."""
         total = 0
+        cls = g.cls
         for st in g.route:
-            total += min(ln.n_waiting for ln in st.lanes_for[g.cls])
+            total += min(ln.n_waiting for ln in st.lanes_for[cls])
+            sec = st.secondary.get(cls)
+            if sec is not None and st.settings.secondary_probability.get(cls, 0.0) > 0:
+                total += sec.n_waiting
         return total
 
     # ---- queues and booths ------------------------------------------------------------
