@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ class LoadedScenario:
 
     @property
     def sha256(self) -> str:
-        text = json.dumps(self.resolved, sort_keys=True, default=str)
+        text = json.dumps(_plain(self.resolved), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -100,17 +101,22 @@ def _resolve(path: Path, shown: str, chain: tuple[Path, ...]) -> dict:
     if not ppath.exists():
         raise ScenarioError(shown, [("extends", f"the scenario it extends, '{parent}', "
                                                 f"was not found (looked at {ppath})")])
+    if ppath.is_dir():
+        raise ScenarioError(shown, [("extends", f"'{parent}' is a folder; expected the path "
+                                                "of a scenario file")])
     base = _resolve(ppath, str(ppath), (*chain, real))
     return deep_merge(base, data)
 
 
 def parse_override(text: str) -> tuple[list[str | int], Any]:
-    """``a.b.0.c=VALUE`` → (['a','b',0,'c'], VALUE read as YAML)."""
+    """``a.b.0.c=VALUE`` (or ``a.b[0].c=VALUE``) → (['a','b',0,'c'], VALUE read as YAML)."""
     if "=" not in text:
         raise ScenarioError("--set", [("", f"expected PATH=VALUE, got {text!r}")])
     path_text, value_text = text.split("=", 1)
+    path_text = re.sub(r"\[(\d+)\]", r".\1", path_text.strip())  # as error messages write it
     if not path_text or any(p == "" for p in path_text.split(".")):
-        raise ScenarioError("--set", [("", f"expected a dotted path before '=', got {path_text!r}")])
+        raise ScenarioError("--set", [("", "expected a dotted path before '=', such as "
+                                           f"crossings.NAME.stages.0.lanes.0.booths, got {text!r}")])
     parts: list[str | int] = [int(p) if p.isdigit() else p for p in path_text.split(".")]
     try:
         value = yaml.safe_load(value_text) if value_text.strip() else ""
@@ -123,11 +129,10 @@ def apply_override(data: dict, parts: list[str | int], value: Any, text: str) ->
     node: Any = data
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
-        where = ".".join(str(p) for p in parts[: i + 1])
         if isinstance(node, list):
             if not isinstance(part, int) or part >= len(node):
-                raise ScenarioError("--set", [(where, f"{text!r}: '{part}' is not an index of "
-                                                     f"this list (it has {len(node)} items)")])
+                where = format_path(tuple(parts[:i]))
+                raise ScenarioError(f"--set {text}", [(where, _not_an_index(part, len(node)))])
         elif isinstance(node, dict):
             key = str(part)
             if isinstance(part, int) and part not in node and key in node:
@@ -135,14 +140,22 @@ def apply_override(data: dict, parts: list[str | int], value: Any, text: str) ->
             elif isinstance(part, int) and part not in node:
                 part = key
         else:
-            raise ScenarioError("--set", [(where, f"{text!r}: cannot go into a "
-                                                 f"{type(node).__name__} value")])
+            where = format_path(tuple(parts[:i]))
+            raise ScenarioError(f"--set {text}", [(where, f"holds the value {node!r}, which has no "
+                                                         f"'{part}' inside; expected a path that "
+                                                         "ends here or goes into a section")])
         if last:
             node[part] = value
         else:
             if isinstance(node, dict) and part not in node:
                 node[part] = {}
             node = node[part]
+
+
+def _not_an_index(part: Any, n: int) -> str:
+    if n == 0:
+        return f"the list is empty, so it has no item '{part}'"
+    return f"expected an index from 0 to {n - 1} (the list has {n} items), got '{part}'"
 
 
 def _pydantic_problems(err: ValidationError, data: Any) -> list[tuple[str, str]]:
@@ -169,14 +182,15 @@ def _user_path(e: dict, data: Any) -> tuple:
 
 _EXPECTED = {
     "int_type": "a whole number", "int_parsing": "a whole number",
-    "int_from_float": "a whole number", "float_type": "a number", "float_parsing": "a number",
+    "int_from_float": "a whole number", "int_parsing_size": "a whole number of sensible size",
+    "float_type": "a number", "float_parsing": "a number",
     "bool_not_number": "a number", "finite_number": "a finite number",
     "bool_type": "true or false", "bool_parsing": "true or false", "string_type": "text",
     "dict_type": "a mapping of keys", "model_type": "a mapping of keys",
     "model_attributes_type": "a mapping of keys", "list_type": "a list",
     "greater_than": "more than {gt}", "greater_than_equal": "at least {ge}",
     "less_than": "less than {lt}", "less_than_equal": "at most {le}",
-    "too_short": "at least {min_length} item(s)", "too_long": "at most {max_length} items",
+    "too_short": "at least {min_length} item", "too_long": "at most {max_length} items",
     "string_too_long": "at most {max_length} characters", "literal_error": "{expected}",
 }
 _PATTERNS = {
@@ -186,7 +200,7 @@ _PATTERNS = {
 
 
 def _expected(e: dict) -> str | None:
-    ctx = e.get("ctx") or {}
+    ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in (e.get("ctx") or {}).items()}
     if e["type"] == "string_pattern_mismatch":
         return _PATTERNS.get(ctx.get("pattern"), f"text matching {ctx.get('pattern')}")
     phrase = _EXPECTED.get(e["type"])
@@ -231,8 +245,11 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> LoadedScenario
     shown = str(path)
     data = _resolve(p, shown, ())
     for text in overrides:
-        parts, value = parse_override(text)
-        apply_override(data, parts, value, text)
+        try:
+            parts, value = parse_override(text)
+            apply_override(data, parts, value, text)
+        except ScenarioError as e:
+            raise ScenarioError(f"{shown}: {e.source}", e.problems) from None
     return scenario_from_dict(data, shown)
 
 

@@ -250,12 +250,9 @@ class Engine:
         else:
             lane = min(lanes, key=lambda ln: (ln.n_waiting, ln.busy - ln.booths))
         self._enqueue(u, lane)
-        if u.state == _WAITING and u.g.patience is not None:
-            remaining = u.g.patience[u.i] - u.wait_h
-            ev = Timeout(self.env, max(0.0, remaining), u.joins)
-            ev.callbacks.append(self._renege_check(u))
 
     def _enqueue(self, u: Unit, lane: LaneRT) -> None:
+        """Join a lane (or a secondary pool); patience runs while the unit waits in any queue."""
         u.t_join = self.env.now
         u.state = _WAITING
         u.lane = lane
@@ -265,6 +262,10 @@ class Engine:
         lane.queues[u.g.cls].append(u)
         lane.n_waiting += 1
         self.dispatch(lane)
+        if u.state == _WAITING and u.g.patience is not None:
+            remaining = u.g.patience[u.i] - u.wait_h
+            ev = Timeout(self.env, max(0.0, remaining), u.joins)
+            ev.callbacks.append(self._renege_check(u))
 
     def _renege_check(self, u: Unit):
         def check(ev) -> None:

@@ -468,10 +468,6 @@ def test_patience_counts_waiting_over_all_stages():
     ])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: patience is not applied in the secondary-inspection queue. Engine.join "
-    "schedules the renege check, but _done sends referred units to the secondary pool with "
-    "_enqueue, which schedules none, so a unit waits there past its patience."))
 def test_patience_applies_in_the_secondary_queue():
     """Lane 30min, secondary 2h (probability 1), patience 1.5h. T1 lane 1-1.5, sec 1.5-3.5;
     T2 lane 2-2.5, waits 2.5-3.5, sec 3.5-5.5; T3 lane 3-3.5, waits in secondary from 3.5

@@ -284,10 +284,6 @@ def test_round_trip_keeps_the_scenario_hash(tmp_path):
     assert again.sha256 == loaded.sha256
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in loading.LoadedScenario.sha256: json.dumps(default=str) hashes a YAML datetime as "
-    "'2017-10-01 06:00:00' but dump_yaml writes it as '2017-10-01T06:00:00' (a string on "
-    "reload), so scenario.resolved.yaml hashes differently from the run that wrote it"))
 def test_round_trip_keeps_the_hash_with_datetimes(tmp_path):
     text = BASE.replace("start: 2017-10-01", "start: 2017-10-01 06:00:00")
     base = write(tmp_path / "base.yaml", text)
