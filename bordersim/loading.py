@@ -116,7 +116,8 @@ def parse_override(text: str) -> tuple[list[str | int], Any]:
     path_text = re.sub(r"\[(\d+)\]", r".\1", path_text.strip())  # as error messages write it
     if not path_text or any(p == "" for p in path_text.split(".")):
         raise ScenarioError("--set", [("", "expected a dotted path before '=', such as "
-                                           f"crossings.NAME.stages.0.lanes.0.booths, got {text!r}")])
+                                           "crossings.NAME.stages.0.lanes.0.booths, "
+                                           f"got {text!r}")])
     parts: list[str | int] = [int(p) if p.isdigit() else p for p in path_text.split(".")]
     try:
         value = yaml.safe_load(value_text) if value_text.strip() else ""

@@ -17,12 +17,14 @@ from pydantic import (
     ConfigDict,
     WithJsonSchema,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from bordersim.distributions import (
     TIME_SCHEMA,
+    NoBool,
     Strict,
     Distribution,
     NonNegDuration,
@@ -34,9 +36,10 @@ from bordersim.distributions import (
 __all__ = ["Scenario", "check_references", "ALL"]
 
 ALL = "all"
-Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Probability = Annotated[float, NoBool, Field(ge=0, le=1, allow_inf_nan=False)]
+NonNeg = Annotated[float, NoBool, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, NoBool, Field(gt=0, allow_inf_nan=False)]
+Count = Annotated[int, NoBool]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
@@ -55,14 +58,14 @@ class ClassSpec(Strict):
 
 class Secondary(Strict):
     probability: Probability
-    booths: int = Field(ge=1)
+    booths: Count = Field(ge=1)
     service: Distribution
 
 
 class Lane(Strict):
     name: Name
     serves: list[Name] = Field(min_length=1)
-    booths: int = Field(ge=1)
+    booths: Count = Field(ge=1)
     service: dict[str, Distribution] = Field(min_length=1)
 
 
@@ -119,14 +122,14 @@ class Phase(Strict):
     closed: list[Name] | None = None
     service_factor: dict[str, Positive] | None = None
     secondary_probability: dict[str, Probability] | None = None
-    booths: dict[str, Annotated[int, Field(ge=0)]] | None = None
-    quota_per_day: dict[str, Annotated[int, Field(ge=0)]] | None = None
+    booths: dict[str, Annotated[Count, Field(ge=0)]] | None = None
+    quota_per_day: dict[str, Annotated[Count, Field(ge=0)]] | None = None
     priority: list[Name] | None = None
     demand_factor: dict[str, NonNeg] | None = None
 
 
 class Balk(Strict):
-    queue_over: int = Field(ge=0)
+    queue_over: Count = Field(ge=0)
 
 
 class Divert(Strict):
@@ -134,7 +137,7 @@ class Divert(Strict):
 
     from_: Name = Field(alias="from")
     to: Union[Name, list[Name]]
-    queue_over: int = Field(ge=0)
+    queue_over: Count = Field(ge=0)
     travel: Union[NonNegDuration, dict[Name, NonNegDuration]]
 
     def targets(self) -> list[str]:
@@ -189,22 +192,31 @@ class Scenario(Strict):
     duration: PositiveDuration
     warmup: NonNegDuration = 0.0
     cooldown: NonNegDuration = 0.0
-    replications: int = Field(default=10, ge=1)
-    seed: int = Field(default=0, ge=0)
+    replications: Count = Field(default=10, ge=1)
+    seed: Count = Field(default=0, ge=0)
     classes: dict[Name, ClassSpec] = Field(min_length=1)
     crossings: dict[Name, Crossing] = Field(min_length=1)
     policy: list[Phase] = Field(default_factory=list)
     behaviour: Behaviour = Field(default_factory=Behaviour)
     economics: Economics | None = None
 
-    @model_validator(mode="after")
-    def _window(self) -> Scenario:
-        if self.warmup + self.cooldown >= self.duration:
-            raise ValueError(
-                f"warmup ({self.warmup:g}h) plus cooldown ({self.cooldown:g}h) must be shorter "
-                f"than duration ({self.duration:g}h)"
-            )
-        return self
+    # field validators, not a model validator, so that the message names the field
+    @field_validator("warmup")
+    @classmethod
+    def _warmup(cls, warmup: float, info: ValidationInfo) -> float:
+        duration = info.data.get("duration")
+        if duration is not None and warmup >= duration:
+            raise ValueError(f"expected less than the duration ({duration:g}h), got {warmup:g}h")
+        return warmup
+
+    @field_validator("cooldown")
+    @classmethod
+    def _cooldown(cls, cooldown: float, info: ValidationInfo) -> float:
+        duration, warmup = info.data.get("duration"), info.data.get("warmup")
+        if duration is not None and warmup is not None and warmup + cooldown >= duration:
+            raise ValueError(f"expected warmup ({warmup:g}h) plus cooldown ({cooldown:g}h) to be "
+                             f"less than the duration ({duration:g}h)")
+        return cooldown
 
     def phase_time(self, index: int) -> float:
         """Hours since start of policy phase ``index``."""
@@ -264,6 +276,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
             for k in stage.secondary:
                 cls_ok((*sp, "secondary", k), k)
             served = {k for lane in stage.lanes for k in lane.serves}
+            if not served <= set(s.classes):
+                continue  # an unknown name in serves is reported; do not also report its echo
             for k, rate in c.demand.items():
                 if rate > 0 and k in s.classes and k not in served:
                     errors.append((_fmt((*sp, "lanes")),
@@ -279,13 +293,14 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
             errors.append((_fmt((*pp, "at")), str(e)))
             continue
         if t < 0:
-            errors.append((_fmt((*pp, "at")), f"phase starts {-t:g}h before the scenario start "
-                                              f"({s.start.isoformat()})"))
+            errors.append((_fmt((*pp, "at")), f"expected a time at or after the scenario start "
+                                              f"({s.start.isoformat()}), got {-t:g}h before it"))
         if prev is not None and t < prev:
             errors.append((_fmt((*pp, "at")), "policy phases must be in time order "
                                               "(this one starts before the previous one)"))
         prev = t
         scope_c = crossings if ph.crossings == ALL else ph.crossings
+        known_before_scope = len(errors)
         if ph.crossings != ALL:
             for j, k in enumerate(ph.crossings):
                 if k not in s.crossings:
@@ -296,6 +311,7 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
             for j, k in enumerate(ph.stages):
                 if k not in stage_names:
                     errors.append((_fmt((*pp, "stages", j)), _names(k, stage_names, "stage")))
+        scope_ok = len(errors) == known_before_scope  # else lanes and stages are unknowable
         for key in ("closed", "priority"):
             for j, k in enumerate(getattr(ph, key) or []):
                 cls_ok((*pp, key, j), k)
@@ -309,14 +325,14 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
             has = any(k in st.secondary for c in scope_c if c in s.crossings
                       for st in s.crossings[c].stages
                       if ph.stages == ALL or st.name in ph.stages)
-            if k in s.classes and not has:
+            if k in s.classes and scope_ok and not has:
                 errors.append((_fmt((*pp, "secondary_probability", k)),
                                f"no stage in this phase's scope has secondary inspection for "
                                f"'{k}' (add a 'secondary' entry to the stage)"))
         lanes = sorted({f"{st.name}/{ln.name}" for k in scope_c if k in s.crossings
                         for st in s.crossings[k].stages for ln in st.lanes})
         for k in ph.booths or {}:
-            if k not in lanes:
+            if scope_ok and k not in lanes:
                 errors.append((_fmt((*pp, "booths", k)),
                                _names(k, lanes, "lane (written stage/lane)")))
 
