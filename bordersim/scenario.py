@@ -8,7 +8,7 @@ in :func:`check_references`, which reports field paths like pydantic does.
 from __future__ import annotations
 
 import difflib
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -113,8 +113,17 @@ class Crossing(Strict):
 Scope = Union[Literal["all"], list[Name]]
 
 
+def _time_text(value: Any) -> Any:
+    """Calendar times as ISO text, whether YAML read them as dates or as strings."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 class Phase(Strict):
-    at: Annotated[Any, WithJsonSchema(TIME_SCHEMA)]
+    at: Annotated[Any, BeforeValidator(_time_text), WithJsonSchema(TIME_SCHEMA)]
     label: str | None = None
     crossings: Scope = ALL
     stages: Scope = ALL
@@ -411,6 +420,10 @@ def scenario_json_schema() -> dict:
                 walk(v)
 
     walk(doc)
+    # a file that extends another holds only what it changes
+    required = doc.pop("required", [])
+    doc["if"] = {"required": ["extends"]}
+    doc["else"] = {"required": required}
     doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     doc["title"] = "bordersim scenario"
     return doc

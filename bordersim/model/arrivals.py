@@ -161,8 +161,26 @@ def _deferred_deterministic(scn: Scenario, cls: str, rate0: float, pw: np.ndarra
     return np.concatenate(out) if out else np.empty(0)
 
 
+def _attributes(scn: Scenario, seed: int, replication: int, crossing: str, cls: str,
+                n: int, index: np.ndarray | None, prefix: tuple = ()) -> dict:
+    attrs = {}
+    for purpose, dist in purposes(scn, crossing, cls):
+        rng = stream(seed, replication, crossing, cls, *prefix, *purpose)
+        values = rng.random(n) if dist is None else dist.sample(rng, n)
+        if index is not None:
+            values = values[index]
+        attrs[purpose] = values.tolist()
+    return attrs
+
+
 def draw_arrivals(scn: Scenario, replication: int, seed: int, crossing: str, cls: str,
                   steps: list, max_factor: float) -> ArrivalStream:
+    """Arrival times and attributes of one crossing × class over the whole run.
+
+    Poisson: candidates at the peak hourly rate, thinned to profile × min(factor, 1);
+    where a demand factor exceeds 1, the surplus comes from a second candidate stream,
+    so raising demand in one phase leaves every other unit as it was.
+    """
     c = scn.crossings[crossing]
     rate0 = c.demand.get(cls, 0.0) / 24.0
     horizon = scn.duration
@@ -172,25 +190,31 @@ def draw_arrivals(scn: Scenario, replication: int, seed: int, crossing: str, cls
         times = _deterministic_times(rate0, pw, offset_h, steps, horizon, c.profile is not None)
         times = np.concatenate([times, _deferred_deterministic(
             scn, cls, rate0, pw, offset_h, steps, c.profile is not None)])
-        index = None
-        n_cand = len(times)
-    else:
-        lam = rate0 * float(pw.max()) * max(1.0, max_factor)
-        cand = _poisson_candidates(stream(seed, replication, crossing, cls, "arrivals"),
-                                   lam, horizon)
-        u = stream(seed, replication, crossing, cls, "thinning").random(len(cand))
-        base_rate = _rate_at(cand, rate0, pw, offset_h, [(0.0, 1.0)])
-        keep = u * lam < _rate_at(cand, rate0, pw, offset_h, steps)
-        back_idx, back_t = _deferred_poisson(scn, seed, replication, crossing, cls, cand, u,
-                                             lam, base_rate, keep, steps)
-        index = np.concatenate([np.flatnonzero(keep), back_idx])
-        times = np.concatenate([cand[keep], back_t])
-        n_cand = len(cand)
-    attrs = {}
-    for purpose, dist in purposes(scn, crossing, cls):
-        rng = stream(seed, replication, crossing, cls, *purpose)
-        values = rng.random(n_cand) if dist is None else dist.sample(rng, n_cand)
-        if index is not None:
-            values = values[index]
-        attrs[purpose] = values.tolist()
+        attrs = _attributes(scn, seed, replication, crossing, cls, len(times), None)
+        return ArrivalStream(crossing, cls, times, attrs)
+
+    lam = rate0 * float(pw.max())
+    cand = _poisson_candidates(stream(seed, replication, crossing, cls, "arrivals"),
+                               lam, horizon)
+    u = stream(seed, replication, crossing, cls, "thinning").random(len(cand))
+    base_rate = _rate_at(cand, rate0, pw, offset_h, [(0.0, 1.0)])
+    capped = [(t, min(f, 1.0)) for t, f in steps]
+    keep = u * lam < _rate_at(cand, rate0, pw, offset_h, capped)
+    back_idx, back_t = _deferred_poisson(scn, seed, replication, crossing, cls, cand, u,
+                                         lam, base_rate, keep, steps)
+    index = np.concatenate([np.flatnonzero(keep), back_idx])
+    times = np.concatenate([cand[keep], back_t])
+    attrs = _attributes(scn, seed, replication, crossing, cls, len(cand), index)
+    if max_factor > 1.0:
+        surplus = [(t, max(f - 1.0, 0.0)) for t, f in steps]
+        lam2 = lam * (max_factor - 1.0)
+        cand2 = _poisson_candidates(stream(seed, replication, crossing, cls, "surge"),
+                                    lam2, horizon)
+        u2 = stream(seed, replication, crossing, cls, "surge-thinning").random(len(cand2))
+        keep2 = np.flatnonzero(u2 * lam2 < _rate_at(cand2, rate0, pw, offset_h, surplus))
+        more = _attributes(scn, seed, replication, crossing, cls, len(cand2), keep2,
+                           ("surge",))
+        times = np.concatenate([times, cand2[keep2]])
+        for purpose, values in more.items():
+            attrs[purpose].extend(values)
     return ArrivalStream(crossing, cls, times, attrs)

@@ -282,10 +282,10 @@ class Engine:
 
     def _pick(self, lane: LaneRT, st: StageSettings) -> Unit | None:
         if lane.secondary:
-            q = lane.single[1]
+            cls, q = lane.single
             while q and q[0].state != _WAITING:
                 q.popleft()
-            return q.popleft() if q else None
+            return q.popleft() if q and cls not in st.closed else None
         best_q = None
         best_key = None
         for cls, q in lane.items:

@@ -32,8 +32,14 @@ def test_validates(path):
 def test_matches_json_schema(path):
     data = yaml.safe_load(path.read_text())
     data = json.loads(json.dumps(data, default=str))   # YAML dates → ISO strings
-    data.pop("extends", None)
     jsonschema.validate(data, scenario_json_schema())
+
+
+def test_json_schema_requires_the_core_keys_unless_extending():
+    schema = scenario_json_schema()
+    with pytest.raises(jsonschema.ValidationError, match="required"):
+        jsonschema.validate({"name": "x"}, schema)
+    jsonschema.validate({"name": "x", "extends": "base.yaml"}, schema)
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)

@@ -341,10 +341,6 @@ def test_load_dump_load_round_trips(tmp_path, data):
     assert dump_yaml(second.resolved) == dump_yaml(first.resolved)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: Phase.at is typed Any, so a phase time YAML reads as a date/datetime "
-    "(`at: 2017-10-10`) comes back from dump_yaml as a quoted ISO string and the reloaded "
-    "Scenario is not equal to the original (same times, same sha256, unequal models)"))
 @pytest.mark.parametrize("at", ["2020-01-02", "2020-01-02T06:00:00", "2020-01-02 06:00:00"])
 def test_round_trip_with_calendar_phase_times(tmp_path, at):
     text = f"""

@@ -311,10 +311,6 @@ def test_closure_with_units_in_service_lets_them_finish():
         assert m["arrivals"] == sum(m[o] for o in OUTCOMES)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: secondary-inspection booths ignore `closed` (Engine._pick returns the head of a "
-    "secondary queue without looking at the stage's closed classes), so a refused class "
-    "keeps being inspected and crossing after the closure"))
 def test_closed_class_starts_no_service_anywhere_after_the_closure():
     """SPEC: a refused class keeps queuing; only units already in service finish.
 

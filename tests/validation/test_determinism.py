@@ -230,10 +230,6 @@ def test_lower_demand_only_drops_units():
                 assert list(np.asarray(values)[idx]) == attrs_b[purpose], (key, purpose)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: raising demand in a later policy phase (demand_factor > 1) changes every arrival, "
-    "even before the phase starts: draw_arrivals scales the Poisson candidate rate by the "
-    "largest demand factor of the whole timeline, so common random numbers are lost"))
 def test_higher_demand_later_leaves_earlier_units_alone():
     base = _scn(SCENARIO)
     data = copy.deepcopy(SCENARIO)
