@@ -1,7 +1,18 @@
 """What waiting costs, per unit, from its waiting time (SPEC, Scenario file: costs).
 
 All amounts are in the scenario's currency. Costs are computed inside each
-replication, so they get intervals like every other metric.
+replication, so they get intervals like every other metric. For a unit that
+waited ``w`` hours in all (censored at the end of the run):
+
+- ``time``       = w × (persons × value of time + vehicle cost per hour)
+- ``cargo_time`` = w/24 × cargo value × cargo time cost per day
+- ``spoilage``   = perishable share × cargo value × (1 − exp(−rate × max(0, w/24 − after)))
+- ``lost``       = the lost-unit value of a unit that reneged or balked
+- ``diversion``  = the drive to another crossing, valued like waiting (time and
+  cargo time over the travel hours)
+
+:func:`hourly_costs` spreads the same amounts over the hours in which they
+accrue, for the time series.
 """
 
 from __future__ import annotations
@@ -10,43 +21,136 @@ import numpy as np
 
 from bordersim.scenario import ClassSpec, Economics
 
-__all__ = ["COMPONENTS", "unit_costs"]
+__all__ = ["COMPONENTS", "unit_costs", "hourly_costs", "lost_value"]
 
-COMPONENTS = ("time", "cargo_time", "spoilage", "lost")
+COMPONENTS = ("time", "cargo_time", "spoilage", "lost", "diversion")
+
+
+def _per_hour(econ: Economics, cls: str, spec: ClassSpec) -> float:
+    """Cost of one hour of a unit's waiting, cargo aside."""
+    return (spec.persons * econ.value_of_time_per_person_hour
+            + econ.vehicle_cost_per_hour.get(cls, 0.0))
+
+
+def _spoiled(econ: Economics, spec: ClassSpec, cargo: np.ndarray,
+             wait_h: np.ndarray) -> np.ndarray:
+    if econ.spoilage is None or spec.perishable_share <= 0:
+        return np.zeros(len(wait_h))
+    late_days = np.maximum(0.0, wait_h / 24.0 - econ.spoilage.after / 24.0)
+    return spec.perishable_share * cargo * -np.expm1(-econ.spoilage.rate_per_day * late_days)
+
+
+def lost_value(econ: Economics, cls: str, cargo: np.ndarray | None, n: int) -> np.ndarray:
+    """What each unit of the class loses if it gives up its trip."""
+    value = econ.lost_unit_value.get(cls)
+    if value is None:
+        return np.zeros(n)
+    if value == "cargo":
+        return cargo.copy() if cargo is not None else np.zeros(n)
+    if isinstance(value, dict) or hasattr(value, "cargo_share"):
+        share = value["cargo_share"] if isinstance(value, dict) else value.cargo_share
+        return share * cargo if cargo is not None else np.zeros(n)
+    return np.full(n, float(value))
 
 
 def unit_costs(econ: Economics | None, cls: str, spec: ClassSpec, wait_h: np.ndarray,
-               cargo: np.ndarray | None, gave_up: np.ndarray) -> dict[str, np.ndarray]:
+               cargo: np.ndarray | None, gave_up: np.ndarray,
+               travel_h: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Cost components of each unit of one class.
 
     ``wait_h``: hours queued over all stages (censored at the end of the run);
     ``cargo``: each unit's cargo value, or None for classes without cargo;
-    ``gave_up``: True for units that reneged or balked.
+    ``gave_up``: True for units that reneged or balked;
+    ``travel_h``: hours driven to another crossing (0 for units that stayed).
     """
     n = len(wait_h)
     zero = np.zeros(n)
     if econ is None:
         return {c: zero for c in COMPONENTS}
-    per_hour = spec.persons * econ.value_of_time_per_person_hour
-    per_hour += econ.vehicle_cost_per_hour.get(cls, 0.0)
-    time = wait_h * per_hour
-    if cargo is None:
-        cargo_time = zero
-        spoilage = zero
-    else:
-        days = wait_h / 24.0
-        cargo_time = days * cargo * econ.cargo_time_cost_per_day
-        if econ.spoilage is not None and spec.perishable_share > 0:
-            late_days = np.maximum(0.0, days - econ.spoilage.after / 24.0)
-            spoilage = spec.perishable_share * cargo * -np.expm1(
-                -econ.spoilage.rate_per_day * late_days)
-        else:
-            spoilage = zero
-    lost_value = econ.lost_unit_value.get(cls)
-    if lost_value is None:
-        lost = zero
-    elif lost_value == "cargo":
-        lost = np.where(gave_up, cargo if cargo is not None else 0.0, 0.0)
-    else:
-        lost = np.where(gave_up, float(lost_value), 0.0)
-    return {"time": time, "cargo_time": cargo_time, "spoilage": spoilage, "lost": lost}
+    per_hour = _per_hour(econ, cls, spec)
+    travel = zero if travel_h is None else travel_h
+    cargo_rate = (np.zeros(n) if cargo is None
+                  else cargo * econ.cargo_time_cost_per_day / 24.0)
+    return {
+        "time": wait_h * per_hour,
+        "cargo_time": wait_h * cargo_rate,
+        "spoilage": zero if cargo is None else _spoiled(econ, spec, cargo, wait_h),
+        "lost": np.where(gave_up, lost_value(econ, cls, cargo, n), 0.0),
+        "diversion": travel * (per_hour + cargo_rate),
+    }
+
+
+def _accrued_linear(join: np.ndarray, leave: np.ndarray, rate: np.ndarray,
+                    n_hours: int) -> np.ndarray:
+    """Per hour, Σ rate × (time each interval overlaps that hour): A(h+1) − A(h) with
+    A(t) = Σ rate·clip(t − join, 0, leave − join), evaluated from sorted prefix sums."""
+    marks = np.arange(n_hours + 1, dtype=float)
+    oj = np.argsort(join, kind="stable")
+    ol = np.argsort(leave, kind="stable")
+    js, jr = join[oj], rate[oj]
+    ls, lr = leave[ol], rate[ol]
+    cj_r = np.concatenate([[0.0], np.cumsum(jr)])
+    cj_rt = np.concatenate([[0.0], np.cumsum(jr * js)])
+    cl_r = np.concatenate([[0.0], np.cumsum(lr)])
+    cl_rt = np.concatenate([[0.0], np.cumsum(lr * ls)])
+    kj = np.searchsorted(js, marks, side="right")
+    kl = np.searchsorted(ls, marks, side="right")
+    a = (cj_r[kj] * marks - cj_rt[kj]) - (cl_r[kl] * marks - cl_rt[kl])
+    return np.diff(a)
+
+
+def _accrued_spoilage(econ: Economics, spec: ClassSpec, join: np.ndarray, leave: np.ndarray,
+                      wait0: np.ndarray, cargo: np.ndarray, n_hours: int) -> np.ndarray:
+    """Spoilage accrues as a unit's total waiting passes ``after``: split each queue visit at
+    the hour marks and take the rise of the spoilage curve over each piece."""
+    out = np.zeros(n_hours)
+    after = econ.spoilage.after
+    start_late = np.maximum(join, join + (after - wait0))   # when this visit passes `after`
+    keep = leave > start_late
+    if not keep.any():
+        return out
+    j, lv, w0, c = join[keep], leave[keep], wait0[keep], cargo[keep]
+    s = start_late[keep]
+    first = np.floor(s).astype(np.int64)
+    last = np.minimum(np.ceil(lv).astype(np.int64), n_hours)
+    counts = np.maximum(last - first, 0)
+    idx = np.repeat(np.arange(len(j)), counts)
+    hour = np.repeat(first, counts) + (np.arange(counts.sum())
+                                       - np.repeat(np.cumsum(counts) - counts, counts))
+    a = np.maximum(s[idx], hour)
+    b = np.minimum(lv[idx], hour + 1.0)
+    wa = w0[idx] + (a - j[idx])
+    wb = w0[idx] + (b - j[idx])
+    value = spec.perishable_share * c[idx]
+    rate = econ.spoilage.rate_per_day
+    late_a = np.maximum(0.0, (wa - after) / 24.0)
+    late_b = np.maximum(0.0, (wb - after) / 24.0)
+    piece = value * (np.exp(-rate * late_a) - np.exp(-rate * late_b))
+    np.add.at(out, hour, piece)
+    return out
+
+
+def hourly_costs(econ: Economics | None, cls: str, spec: ClassSpec, n_hours: int,
+                 join: np.ndarray, leave: np.ndarray, wait0: np.ndarray,
+                 visit_cargo: np.ndarray | None, gave_up_at: np.ndarray,
+                 gave_up_value: np.ndarray, diverted_at: np.ndarray,
+                 diversion_cost: np.ndarray) -> np.ndarray:
+    """Cost accrued in each hour of the run by one crossing × class, all units included."""
+    out = np.zeros(n_hours)
+    if econ is None:
+        return out
+    rate = np.full(len(join), _per_hour(econ, cls, spec))
+    if visit_cargo is not None:
+        rate = rate + visit_cargo * econ.cargo_time_cost_per_day / 24.0
+    if len(join):
+        out += _accrued_linear(join, leave, rate, n_hours)
+        if visit_cargo is not None and econ.spoilage is not None and spec.perishable_share > 0:
+            out += _accrued_spoilage(econ, spec, join, leave, wait0, visit_cargo, n_hours)
+    bins = np.arange(n_hours + 1, dtype=float)
+    if len(gave_up_at):
+        out += np.histogram(gave_up_at, bins=bins, weights=gave_up_value)[0]
+    if len(diverted_at):
+        out += np.histogram(diverted_at, bins=bins, weights=diversion_cost)[0]
+    return out
+
+

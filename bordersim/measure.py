@@ -12,17 +12,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bordersim.economics import COMPONENTS, unit_costs
+from bordersim.economics import COMPONENTS, hourly_costs, unit_costs
 from bordersim.model import Engine, Outcome
 from bordersim.scenario import ALL, Scenario
 
-__all__ = ["METRICS", "ReplicationResult", "measure"]
+__all__ = ["METRICS", "ReplicationResult", "measure", "WAIT_EDGES_H"]
 
 METRICS = (
     "arrivals", "crossed", "reneged", "balked", "diverted", "waiting_at_end",
     "in_service_at_end", "wait_mean_h", "wait_p50_h", "wait_p90_h", "wait_p95_h",
     "wait_max_h", "time_in_system_mean_h", "queue_mean", "queue_max", "queue_max_km",
     "waiting_hours_total", "person_hours_waiting", "crossed_per_day", "cost_total",
+    "cargo_value_days_delayed", "cargo_value_lost",
 )
 
 
@@ -33,6 +34,8 @@ class ReplicationResult:
     costs: dict          # (crossing, class) -> {component: value}
     queue: dict          # (crossing, class) -> units waiting at each hour mark (array)
     crossed: dict        # (crossing, class) -> units crossed during each hour (array)
+    cost: dict = None    # (crossing, class) -> cost accrued during each hour (array)
+    wait_hist: dict = None  # (crossing, class) -> crossed units per WAIT_EDGES_H bin (array)
 
 
 @dataclass
@@ -50,29 +53,51 @@ class _GroupData:
     n_arrivals: int
     costs: dict
     all_exit: np.ndarray   # exit times of every crossed unit, whatever its arrival
+    cargo_days: float      # Σ cargo value × days waited, units arriving in the window
+    cargo_lost: float      # Σ cargo value of units in the window that gave up
+    cost_hourly: np.ndarray
 
 
 def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_GroupData]:
     out = []
+    n_hours = int(math.ceil(scn.duration))
     for g in eng.groups:
         spec = scn.classes[g.cls]
-        arr = np.asarray(g.out_arr)
-        inwin = (arr >= w0) & (arr < w1)
-        idx = np.asarray(g.out_unit, dtype=np.int64)[inwin]
-        wait = np.asarray(g.out_wait)[inwin]
-        code = np.asarray(g.out_code, dtype=np.int64)[inwin]
+        arr_all = np.asarray(g.out_arr)
+        code_all = np.asarray(g.out_code, dtype=np.int64)
+        unit_all = np.asarray(g.out_unit, dtype=np.int64)
+        wait_all = np.asarray(g.out_wait)
+        exit_all = np.asarray(g.out_exit)
+        travel_all = np.zeros(len(code_all))
+        for k, hours in g.out_travel.items():
+            travel_all[k] = hours
         cargo_list = g.attrs.get(("cargo",))
-        cargo = np.asarray(cargo_list)[idx] if cargo_list is not None else None
-        gave_up = (code == Outcome.RENEGED) | (code == Outcome.BALKED)
-        costs = unit_costs(scn.economics, g.cls, spec, wait, cargo, gave_up)
+        cargo_arr = np.asarray(cargo_list) if cargo_list is not None else None
+        cargo_all = cargo_arr[unit_all] if cargo_arr is not None else None
+        gave_up_all = (code_all == Outcome.RENEGED) | (code_all == Outcome.BALKED)
+        costs_all = unit_costs(scn.economics, g.cls, spec, wait_all, cargo_all, gave_up_all,
+                               travel_all)
+        inwin = (arr_all >= w0) & (arr_all < w1)
+        code = code_all[inwin]
+        wait = wait_all[inwin]
+        cargo = cargo_all[inwin] if cargo_all is not None else np.zeros(int(inwin.sum()))
         times = np.concatenate([g.arrivals.times, np.asarray(g.extra_arrivals, dtype=float)])
         n_arr = int(np.count_nonzero((times >= w0) & (times < w1) & (times < scn.duration)))
+        q_join, q_leave = np.asarray(g.q_join), np.asarray(g.q_leave)
+        diverted = code_all == Outcome.DIVERTED
+        cost_hourly = hourly_costs(
+            scn.economics, g.cls, spec, n_hours, q_join, q_leave, np.asarray(g.q_wait0),
+            cargo_arr[np.asarray(g.q_unit, dtype=np.int64)] if cargo_arr is not None else None,
+            exit_all[gave_up_all], costs_all["lost"][gave_up_all],
+            arr_all[diverted], costs_all["diversion"][diverted])
         out.append(_GroupData(
             g.crossing, g.cls, spec.length_m / 1000.0, spec.persons,
-            arr[inwin], wait, np.asarray(g.out_exit)[inwin], code,
-            np.asarray(g.q_join), np.asarray(g.q_leave), n_arr,
-            {c: float(v.sum()) for c, v in costs.items()},
-            np.asarray(g.out_exit)[np.asarray(g.out_code) == Outcome.CROSSED],
+            arr_all[inwin], wait, exit_all[inwin], code, q_join, q_leave, n_arr,
+            {c: float(v[inwin].sum()) for c, v in costs_all.items()},
+            exit_all[code_all == Outcome.CROSSED],
+            float((cargo * wait).sum() / 24.0),
+            float(cargo[(code == Outcome.RENEGED) | (code == Outcome.BALKED)].sum()),
+            cost_hourly,
         ))
     return out
 
@@ -141,7 +166,20 @@ def _metrics(groups: list[_GroupData], w0: float, w1: float) -> dict:
                   for gd in groups)
     m["crossed_per_day"] = n_cross / (span / 24.0)
     m["cost_total"] = float(sum(sum(gd.costs.values()) for gd in groups))
+    m["cargo_value_days_delayed"] = float(sum(gd.cargo_days for gd in groups))
+    m["cargo_value_lost"] = float(sum(gd.cargo_lost for gd in groups))
     return m
+
+
+# Lower edges of the wait histogram bins, hours: [0, 1 min), then 8 log-spaced bins per
+# decade of minutes up to 10^5 min (69 days); the last bin is open above.
+WAIT_EDGES_H = np.concatenate([[0.0], 10.0 ** (np.arange(41) / 8) / 60.0])
+
+
+def _wait_hist(gd: _GroupData) -> np.ndarray:
+    wait = gd.wait[gd.code == Outcome.CROSSED]
+    bins = np.searchsorted(WAIT_EDGES_H, wait, side="right") - 1
+    return np.bincount(bins, minlength=len(WAIT_EDGES_H)).astype(np.int32)
 
 
 def _series(gd: _GroupData, n_hours: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,8 +203,10 @@ def measure(eng: Engine, scn: Scenario, replication: int) -> ReplicationResult:
              for key, gs in sets.items()}
     n_hours = int(math.ceil(scn.duration))
     own = {(gd.crossing, gd.cls): _series(gd, n_hours) for gd in data}
-    queue, crossed = {}, {}
+    queue, crossed, cost = {}, {}, {}
     for key, gs in sets.items():
         queue[key] = np.sum([own[(gd.crossing, gd.cls)][0] for gd in gs], axis=0)
         crossed[key] = np.sum([own[(gd.crossing, gd.cls)][1] for gd in gs], axis=0)
-    return ReplicationResult(replication, metrics, costs, queue, crossed)
+        cost[key] = np.sum([gd.cost_hourly for gd in gs], axis=0)
+    wait_hist = {(gd.crossing, gd.cls): _wait_hist(gd) for gd in data}
+    return ReplicationResult(replication, metrics, costs, queue, crossed, cost, wait_hist)

@@ -90,7 +90,7 @@ def replications_csv(res: ExperimentResult) -> str:
 def timeseries_csv(res: ExperimentResult) -> str:
     start = res.scenario.start
     rows = [["time", "crossing", "class", "queue_mean", "queue_ci_low", "queue_ci_high",
-             "crossed_mean"]]
+             "crossed_mean", "cost_mean"]]
     keys = res.keys()
     n_hours = len(res.replications[0].queue[keys[0]]) if keys else 0
     stamps = [(start + timedelta(hours=h)).isoformat(timespec="minutes") for h in range(n_hours)]
@@ -100,6 +100,7 @@ def timeseries_csv(res: ExperimentResult) -> str:
         n = len(res.replications)
         qm = q.mean(axis=0)
         xm = x.mean(axis=0)
+        cm = np.array([r.cost[key] for r in res.replications]).mean(axis=0)
         if n > 1:
             from scipy import stats as sps
             half = sps.t.ppf(0.975, n - 1) * q.std(axis=0, ddof=1) / math.sqrt(n)
@@ -108,7 +109,7 @@ def timeseries_csv(res: ExperimentResult) -> str:
         for h in range(n_hours):
             # a queue is never negative: the interval is cut at zero
             rows.append([stamps[h], *key, qm[h], max(0.0, qm[h] - half[h]), qm[h] + half[h],
-                         xm[h]])
+                         xm[h], cm[h]])
     return _csv(rows)
 
 
@@ -140,6 +141,23 @@ def write_series(path: Path, res: ExperimentResult) -> None:
                             crossing=np.array([k[0] for k in keys]),
                             cls=np.array([k[1] for k in keys]),
                             start=np.array(res.scenario.start.isoformat()))
+
+
+WAITS_FILE = "waits_replications.npz"
+
+
+def write_waits(path: Path, res: ExperimentResult) -> None:
+    """Histogram of the waits of crossed units per replication × crossing × class (no totals),
+    bins from ``measure.WAIT_EDGES_H``: what the report needs to draw wait distributions."""
+    from bordersim.measure import WAIT_EDGES_H
+
+    keys = [k for k in res.keys() if "all" not in k]
+    counts = np.array([[r.wait_hist[k] for k in keys] for r in res.replications],
+                      dtype=np.int32).reshape(len(res.replications), len(keys), -1)
+    with open(path, "wb") as f:
+        np.savez_compressed(f, counts=counts, edges_h=WAIT_EDGES_H,
+                            crossing=np.array([k[0] for k in keys], dtype=str),
+                            cls=np.array([k[1] for k in keys], dtype=str))
 
 
 def manifest(res: ExperimentResult, loaded: LoadedScenario, command: list[str],
@@ -187,6 +205,8 @@ def write_results(out: Path, res: ExperimentResult, loaded: LoadedScenario,
         (tmp / "timeseries.csv").write_text(timeseries_csv(res))
         (tmp / "costs.csv").write_text(costs_csv(res))
         write_series(tmp / SERIES_FILE, res)
+        if all(r.wait_hist for r in res.replications):
+            write_waits(tmp / WAITS_FILE, res)
 
     return atomic_folder(out, write)
 

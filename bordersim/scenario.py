@@ -179,13 +179,20 @@ class Spoilage(Strict):
     after: NonNegDuration = 0.0
 
 
+class CargoShare(Strict):
+    """A share of the unit's cargo value, e.g. a load sold at home at a discount."""
+
+    cargo_share: Probability
+
+
 class Economics(Strict):
     currency: str = "USD"
     value_of_time_per_person_hour: NonNeg = 0.0
     vehicle_cost_per_hour: dict[str, NonNeg] = Field(default_factory=dict)
     cargo_time_cost_per_day: Annotated[float, Field(ge=0, le=1)] = 0.0
     spoilage: Spoilage | None = None
-    lost_unit_value: dict[str, Union[NonNeg, Literal["cargo"]]] = Field(default_factory=dict)
+    lost_unit_value: dict[str, Union[NonNeg, Literal["cargo"], CargoShare]] = Field(
+        default_factory=dict)
 
 
 def _start(value: Any) -> datetime:

@@ -68,11 +68,22 @@ class Group:
         # waiting intervals (one per queue visit) and outcomes, appended as they happen
         self.q_join: list[float] = []
         self.q_leave: list[float] = []
+        self.q_unit: list[int] = []       # the unit's index in this group's attributes
+        self.q_wait0: list[float] = []    # its waiting so far when this visit began
+        self.out_travel: dict[int, float] = {}   # record number -> hours driven when diverted
         self.out_unit: list[int] = []
         self.out_arr: list[float] = []
         self.out_wait: list[float] = []
         self.out_exit: list[float] = []
         self.out_code: list[int] = []
+
+    def waited(self, u: Unit, t_leave: float) -> None:
+        """Close the unit's current queue visit at t_leave and add it to its waiting."""
+        self.q_join.append(u.t_join)
+        self.q_leave.append(t_leave)
+        self.q_unit.append(u.i)
+        self.q_wait0.append(u.wait_h)
+        u.wait_h += t_leave - u.t_join
 
     def record(self, u: Unit, code: int, t_exit: float) -> None:
         self.out_unit.append(u.i)
@@ -214,6 +225,7 @@ class Engine:
         dest, travel = best
         u.state = _GONE
         del self.alive[u.uid]
+        g.out_travel[len(g.out_code)] = travel
         g.record(u, Outcome.DIVERTED, u.t_arr)
         ev = Timeout(self.env, travel, (u, dest))
         ev.callbacks.append(self._arrive_diverted)
@@ -272,9 +284,7 @@ class Engine:
             if u.state == _WAITING and u.joins == ev.value:
                 now = self.env.now
                 u.lane.n_waiting -= 1
-                u.wait_h += now - u.t_join
-                u.g.q_join.append(u.t_join)
-                u.g.q_leave.append(now)
+                u.g.waited(u, now)
                 u.state = _GONE
                 del self.alive[u.uid]
                 u.g.record(u, Outcome.RENEGED, now)
@@ -319,9 +329,7 @@ class Engine:
     def _start(self, u: Unit, lane: LaneRT, st: StageSettings) -> None:
         now = self.env.now
         g = u.g
-        u.wait_h += now - u.t_join
-        g.q_join.append(u.t_join)
-        g.q_leave.append(now)
+        g.waited(u, now)
         lane.n_waiting -= 1
         lane.busy += 1
         u.state = _IN_SERVICE
@@ -391,9 +399,7 @@ class Engine:
         for u in self.alive.values():
             g = u.g
             if u.state == _WAITING:
-                u.wait_h += end - u.t_join
-                g.q_join.append(u.t_join)
-                g.q_leave.append(end)
+                g.waited(u, end)
                 g.record(u, Outcome.WAITING_AT_END, float("nan"))
             else:
                 g.record(u, Outcome.IN_SERVICE_AT_END, float("nan"))
