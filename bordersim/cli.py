@@ -231,5 +231,69 @@ def verify(replications, seed, workers, level):
     sys.exit(1 if failed else 0)
 
 
+@cli.command()
+@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("others", nargs=-1, required=True, type=click.Path(path_type=Path))
+@run_options
+@click.option("--out", "-o", type=click.Path(path_type=Path),
+              help="Compare folder (default: results/compare-<base name>).")
+@click.option("--metric", "-m", "metrics", multiple=True, metavar="NAME",
+              help="Metric to print (repeatable; 'all' for every one). Default: crossed, "
+                   "waits, queues and cost; compare.csv always has every metric.")
+@scenario_errors
+def compare(base, others, replications, seed, overrides, workers, as_json, quiet, out,
+            metrics):
+    """Differences of each OTHER from BASE, paired by replication (common random numbers).
+
+    BASE and OTHER are scenario files (run with one seed and replication count: the
+    options', else BASE's) or results folders (paired when seeds and replications match,
+    otherwise a Welch interval).
+    """
+    from bordersim.compare import (
+        comparison_notes,
+        comparison_table,
+        plan_compare,
+        rows_as_dicts,
+        write_compare,
+    )
+    from bordersim.experiment import run_experiment
+    from bordersim.measure import METRICS
+
+    if "all" in metrics:
+        metrics = METRICS
+    for m in metrics:
+        if m not in METRICS:
+            _fail(f"--metric: unknown metric '{m}'; expected one of {', '.join(METRICS)}")
+    inputs = plan_compare([base, *others], seed, replications, list(overrides))
+    out = out or Path("results") / f"compare-{inputs[0].label}"
+    _check_out(out)
+    started = datetime.now()
+    results = {}
+    for inp in inputs:
+        if inp.loaded is None:
+            continue
+        scn = inp.loaded.scenario
+        progress = _Progress(scn.replications, f"{inp.label}: replications",
+                             enabled=not (quiet or as_json))
+        try:
+            results[inp.label] = run_experiment(scn, workers=workers, progress=progress)
+        finally:
+            progress.close()
+    finished = datetime.now()
+    folder, comparisons = write_compare(out, inputs, results, ["bordersim", *sys.argv[1:]],
+                                        started, finished)
+    if as_json:
+        click.echo(json.dumps(rows_as_dicts(comparisons), indent=1))
+        return
+    if quiet:
+        return
+    for comp in comparisons:
+        click.echo(f"\n{comp.scenario} - {comp.base}: {comp.why}")
+        click.echo(comparison_table(comp, list(metrics) or None))
+        for note in comparison_notes(comp):
+            click.echo(note)
+    click.echo(f"\ncompare folder: {folder}")
+
+
 def main() -> None:
     cli(prog_name="bordersim")

@@ -1,0 +1,407 @@
+"""Scenarios side by side: differences from a base, paired by replication.
+
+Replication ``r`` of every scenario that ``compare`` runs uses the same master
+seed and index as replication ``r`` of the base, so it sees the same candidate
+units (streams are keyed by replication, crossing and class): the difference
+per replication cancels the noise both share (common random numbers), and its
+t-interval is much narrower than the unpaired (Welch) one. Results folders
+written earlier are paired when their seed and replication count match the
+base's; otherwise the comparison falls back to a Welch interval and says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from bordersim.loading import LoadedScenario, ScenarioError, load_scenario
+from bordersim.scenario import ALL
+from bordersim.stats import Interval, paired_interval, t_interval, welch_interval
+
+__all__ = ["Run", "CompareInput", "Row", "Comparison", "COMPARE_FILE", "COLUMNS",
+           "DEFAULT_METRICS", "read_run", "plan_compare", "compare_runs", "compare_csv",
+           "write_compare", "comparison_table", "comparison_notes", "rows_as_dicts", "shown_keys",
+           "is_results_folder", "is_compare_folder"]
+
+COMPARE_FILE = "compare.csv"
+INDEX_FILE = "compare.json"
+COLUMNS = ("scenario", "crossing", "class", "metric", "base_mean", "mean", "diff_mean",
+           "diff_ci_low", "diff_ci_high", "paired")
+# what the printed table shows unless asked for more; compare.csv has every metric
+DEFAULT_METRICS = ("crossed", "wait_mean_h", "wait_p95_h", "queue_mean", "queue_max",
+                   "cost_total")
+_RESULTS_FILES = ("manifest.json", "replications.csv")
+
+Key = tuple[str, str]
+
+
+def is_results_folder(path: Path) -> bool:
+    return Path(path).is_dir() and all((Path(path) / f).is_file() for f in _RESULTS_FILES)
+
+
+def is_compare_folder(path: Path) -> bool:
+    return Path(path).is_dir() and (Path(path) / COMPARE_FILE).is_file()
+
+
+@dataclass(frozen=True)
+class Run:
+    """The replication-level metrics of one results folder."""
+
+    label: str                 # the scenario's folder name inside a compare folder
+    name: str                  # the scenario's name
+    source: str                # what the user gave: a scenario file or a results folder
+    seed: int
+    replications: int
+    keys: list[Key]            # (crossing, class), scenario order, totals included
+    metrics: list[str]
+    values: dict               # key -> {metric: array over replications 0..n-1}
+
+    @property
+    def crossings(self) -> set[str]:
+        return {c for c, _ in self.keys if c != ALL}
+
+
+def _num(text: str) -> float:
+    return float(text) if text not in ("", None) else math.nan
+
+
+def read_run(folder: Path, label: str | None = None, source: str | None = None) -> Run:
+    """Read a results folder written by ``bordersim run``; ScenarioError names what is wrong."""
+    folder = Path(folder)
+    shown = source or str(folder)
+    if not folder.exists():
+        raise ScenarioError(shown, [("", "results folder not found")])
+    if not folder.is_dir():
+        raise ScenarioError(shown, [("", "expected a results folder")])
+    missing = [f for f in _RESULTS_FILES if not (folder / f).is_file()]
+    if missing:
+        raise ScenarioError(shown, [("", f"not a results folder: no {' or '.join(missing)} "
+                                         "(expected a folder written by `bordersim run`, "
+                                         "or a scenario file)")])
+    try:
+        man = json.loads((folder / "manifest.json").read_text())
+        seed, n, name = int(man["seed"]), int(man["replications"]), str(man["scenario"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ScenarioError(shown, [("manifest.json", f"unreadable ({e})")]) from None
+    with open(folder / "replications.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        head = reader.fieldnames or []
+        if head[:3] != ["replication", "crossing", "class"]:
+            raise ScenarioError(shown, [("replications.csv", "expected the columns "
+                                                             "replication,crossing,class,...")])
+        metrics = head[3:]
+        rows = list(reader)
+    keys: list[Key] = []
+    table: dict = {}
+    for rec in rows:
+        key = (rec["crossing"], rec["class"])
+        if key not in table:
+            keys.append(key)
+            table[key] = {m: np.full(n, math.nan) for m in metrics}
+        r = int(rec["replication"])
+        if not 0 <= r < n:
+            raise ScenarioError(shown, [("replications.csv", f"replication {r} outside the "
+                                                             f"{n} of manifest.json")])
+        for m in metrics:
+            table[key][m][r] = _num(rec[m])
+    counts = {key: sum(1 for rec in rows if (rec["crossing"], rec["class"]) == key)
+              for key in keys}
+    short = [key for key, c in counts.items() if c != n]
+    if short or not keys:
+        raise ScenarioError(shown, [("replications.csv", f"expected {n} replications of every "
+                                                         "crossing and class")])
+    return Run(label or folder.name, name, shown, seed, n, keys, metrics, table)
+
+
+@dataclass(frozen=True)
+class CompareInput:
+    """One scenario of a comparison: a scenario file to run, or a results folder to read."""
+
+    path: Path
+    label: str
+    loaded: LoadedScenario | None = None
+    run: Run | None = None          # read from a results folder given by the user
+
+    @property
+    def crossings(self) -> set[str]:
+        if self.loaded is not None:
+            return set(self.loaded.scenario.crossings)
+        return self.run.crossings
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    label, k = name, 2
+    while label in taken:
+        label, k = f"{name}-{k}", k + 1
+    taken.add(label)
+    return label
+
+
+def plan_compare(paths: list[Path], seed: int | None = None,
+                 replications: int | None = None,
+                 overrides: list[str] | None = None) -> list[CompareInput]:
+    """Load scenario files (all with one seed and replication count: the options', else
+    BASE's) and read results folders. The first input is BASE."""
+    overrides = list(overrides or [])
+    given: list[tuple[Path, Run | None]] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            given.append((p, read_run(p, source=str(p))))
+        elif not p.exists():
+            raise ScenarioError(str(p), [("", "not found: expected a scenario file (.yaml) "
+                                              "or a results folder")])
+        else:
+            given.append((p, None))
+    files = [p for p, run in given if run is None]
+    if not files and (overrides or seed is not None or replications is not None):
+        raise ScenarioError("--set/--seed/--replications", [
+            ("", "apply to scenario files only, and every input is a results folder")])
+    base_path, base_run = given[0]
+    if base_run is None:
+        base = load_scenario(base_path, overrides).scenario
+        seed = base.seed if seed is None else seed
+        replications = base.replications if replications is None else replications
+    else:
+        seed = base_run.seed if seed is None else seed
+        replications = base_run.replications if replications is None else replications
+    forced = [*overrides, f"seed={seed}", f"replications={replications}"]
+    taken: set[str] = set()
+    out = []
+    for p, run in given:
+        if run is None:
+            loaded = load_scenario(p, forced)
+            out.append(CompareInput(p, _unique(loaded.scenario.name, taken), loaded=loaded))
+        else:
+            out.append(CompareInput(p, _unique(run.name, taken), run=run))
+    base_crossings = out[0].crossings
+    for inp in out[1:]:
+        if not inp.crossings & base_crossings:
+            raise ScenarioError(str(inp.path), [("crossings", (
+                f"no crossing in common with BASE {out[0].path} "
+                f"({', '.join(sorted(inp.crossings))} vs. {', '.join(sorted(base_crossings))})"))])
+    return out
+
+
+@dataclass(frozen=True)
+class Row:
+    scenario: str
+    crossing: str
+    cls: str
+    metric: str
+    base_mean: float
+    mean: float
+    diff: Interval
+    paired: bool
+    unpaired_half: float        # Welch half-width of the same difference, for comparison
+
+    @property
+    def excludes_zero(self) -> bool | None:
+        if math.isnan(self.diff.ci_low):
+            return None
+        return not self.diff.contains(0.0)
+
+    @property
+    def narrowing(self) -> float:
+        """Paired half-width over unpaired half-width (NaN when undefined)."""
+        if not self.paired or not self.unpaired_half > 0 or math.isnan(self.diff.ci_low):
+            return math.nan
+        return self.diff.half_width / self.unpaired_half
+
+
+@dataclass(frozen=True)
+class Comparison:
+    base: str
+    scenario: str
+    paired: bool
+    why: str                    # how the replications were matched, in words
+    rows: list[Row]
+    only_base: list[Key] = field(default_factory=list)
+    only_other: list[Key] = field(default_factory=list)
+
+    @property
+    def median_narrowing(self) -> float:
+        r = [row.narrowing for row in self.rows if not math.isnan(row.narrowing)]
+        return float(np.median(r)) if r else math.nan
+
+
+def compare_runs(base: Run, other: Run) -> Comparison:
+    paired = base.seed == other.seed and base.replications == other.replications
+    if paired:
+        why = (f"paired: same seed {base.seed} and {base.replications} replications, "
+               "interval of the per-replication differences")
+    else:
+        what = []
+        if base.seed != other.seed:
+            what.append(f"seed {other.seed} vs. {base.seed}")
+        if base.replications != other.replications:
+            what.append(f"{other.replications} vs. {base.replications} replications")
+        why = f"unpaired ({', '.join(what)}): Welch interval"
+    common = [k for k in base.keys if k in other.values]
+    metrics = [m for m in base.metrics if m in other.metrics]
+    rows = []
+    for key in common:
+        for m in metrics:
+            b, o = base.values[key][m], other.values[key][m]
+            welch = welch_interval(b, o)
+            diff = paired_interval(b, o) if paired else welch
+            rows.append(Row(other.label, *key, m, t_interval(b).mean, t_interval(o).mean,
+                            diff, paired, welch.half_width))
+    return Comparison(base.label, other.label, paired, why, rows,
+                      [k for k in base.keys if k not in other.values],
+                      [k for k in other.keys if k not in base.values])
+
+
+def compare_csv(comparisons: list[Comparison]) -> str:
+    from bordersim.results import fmt
+
+    lines = [",".join(COLUMNS)]
+    for comp in comparisons:
+        for r in comp.rows:
+            vals = [r.scenario, r.crossing, r.cls, r.metric, r.base_mean, r.mean, r.diff.mean,
+                    r.diff.ci_low, r.diff.ci_high, "true" if r.paired else "false"]
+            lines.append(",".join(fmt(v) for v in vals))
+    return "\n".join(lines) + "\n"
+
+
+def write_compare(out: Path, inputs: list[CompareInput], results: dict,
+                  command: list[str], started: datetime | None = None,
+                  finished: datetime | None = None) -> tuple[Path, list[Comparison]]:
+    """Write the compare folder atomically: one results folder per input (``results`` maps a
+    label to the ExperimentResult of a scenario file; results folders are copied), then
+    compare.csv and compare.json."""
+    from bordersim.results import atomic_folder, write_results
+
+    finished = finished or datetime.now()
+    started = started or finished
+    comparisons: list[Comparison] = []
+
+    def write(tmp: Path) -> None:
+        runs = []
+        for inp in inputs:
+            dest = tmp / inp.label
+            if inp.loaded is not None:
+                write_results(dest, results[inp.label], inp.loaded, command, started, finished)
+            else:
+                shutil.copytree(inp.path, dest,
+                                ignore=shutil.ignore_patterns(".*", "report.html", "figures"))
+            runs.append(read_run(dest, inp.label, str(inp.path)))
+        comparisons.extend(compare_runs(runs[0], r) for r in runs[1:])
+        (tmp / COMPARE_FILE).write_text(compare_csv(comparisons))
+        index = {
+            "base": inputs[0].label,
+            "scenarios": [{"label": inp.label, "name": run.name, "source": str(inp.path),
+                           "seed": run.seed, "replications": run.replications}
+                          for inp, run in zip(inputs, runs)],
+            "comparisons": [{"scenario": c.scenario, "paired": c.paired, "how": c.why,
+                             "only_in_base": [list(k) for k in c.only_base],
+                             "only_in_scenario": [list(k) for k in c.only_other]}
+                            for c in comparisons],
+            "command": command,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": finished.isoformat(timespec="seconds"),
+        }
+        (tmp / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
+
+    folder = atomic_folder(out, write)
+    return folder, comparisons
+
+
+# -- printing -------------------------------------------------------------------------------
+
+def shown_keys(keys: list[Key]) -> list[Key]:
+    """Rows worth showing: totals only where they add up more than one row."""
+    own = [k for k in keys if ALL not in k]
+    n_cls = {c: sum(1 for x in own if x[0] == c) for c, _ in own}
+    n_crs = {k: sum(1 for x in own if x[1] == k) for _, k in own}
+    out = []
+    for c, k in keys:
+        if (c != ALL and k != ALL) or (c != ALL and n_cls.get(c, 0) > 1) \
+                or (c == ALL and k != ALL and n_crs.get(k, 0) > 1) \
+                or (c == ALL and k == ALL and len(own) > 1):
+            out.append((c, k))
+    return out
+
+
+def _g(x: float, sign: bool = False) -> str:
+    if math.isnan(x):
+        return "-"
+    if x == 0:
+        return "0"
+    s = "+" if sign else ""
+    a = abs(x)
+    if a >= 1000:
+        return f"{x:{s},.0f}"
+    if a >= 10:
+        return f"{x:{s}.1f}"
+    return f"{x:{s}.3g}"
+
+
+def comparison_table(comp: Comparison, metrics: list[str] | None = None) -> str:
+    """The differences of one scenario from BASE, for people: one row per crossing × class
+    × metric, with the 95% interval, whether it excludes zero and how much pairing narrowed
+    it."""
+    metrics = list(metrics or DEFAULT_METRICS)
+    keys = shown_keys(list(dict.fromkeys((r.crossing, r.cls) for r in comp.rows)))
+    by = {(r.crossing, r.cls, r.metric): r for r in comp.rows}
+    header = ["crossing", "class", "metric", comp.base, comp.scenario, "difference",
+              "95% CI", "excludes 0"]
+    if comp.paired:
+        header.append("paired/unpaired width")
+    lines = [header]
+    for key in keys:
+        for m in metrics:
+            r = by.get((*key, m))
+            if r is None:
+                continue
+            ci = "-" if math.isnan(r.diff.ci_low) else \
+                f"[{_g(r.diff.ci_low, True)}, {_g(r.diff.ci_high, True)}]"
+            ex = {True: "yes", False: "no", None: "-"}[r.excludes_zero]
+            row = [*key, m, _g(r.base_mean), _g(r.mean), _g(r.diff.mean, True), ci, ex]
+            if comp.paired:
+                row.append("-" if math.isnan(r.narrowing) else f"{r.narrowing:.2f}")
+            lines.append(row)
+    widths = [max(len(x[i]) for x in lines) for i in range(len(header))]
+    text = []
+    for j, row in enumerate(lines):
+        text.append("  ".join(v.ljust(w) if i < 3 else v.rjust(w)
+                              for i, (v, w) in enumerate(zip(row, widths))).rstrip())
+        if j == 0:
+            text.append("  ".join("-" * w for w in widths))
+    return "\n".join(text)
+
+
+def comparison_notes(comp: Comparison) -> list[str]:
+    """What a reader must know besides the table: pairing, its effect, skipped rows."""
+    notes = []
+    if comp.paired:
+        med = comp.median_narrowing
+        if not math.isnan(med):
+            notes.append(f"pairing narrowed the intervals to a median {med:.2f} of the unpaired "
+                         f"(Welch) half-width ({1 / med:.1f}x narrower)" if med > 0 else
+                         "pairing narrowed the intervals to zero width (identical runs)")
+    for side, keys in (("only in " + comp.base, comp.only_base),
+                       ("only in " + comp.scenario, comp.only_other)):
+        if keys:
+            notes.append(f"skipped ({side}): " + ", ".join(f"{c}/{k}" for c, k in keys))
+    return notes
+
+
+def rows_as_dicts(comparisons: list[Comparison]) -> list[dict]:
+    def num(x: float):
+        return None if math.isnan(x) else x
+
+    return [{"scenario": r.scenario, "crossing": r.crossing, "class": r.cls,
+             "metric": r.metric, "base_mean": num(r.base_mean), "mean": num(r.mean),
+             "diff_mean": num(r.diff.mean), "diff_ci_low": num(r.diff.ci_low),
+             "diff_ci_high": num(r.diff.ci_high), "paired": r.paired,
+             "excludes_zero": r.excludes_zero, "unpaired_half_width": num(r.unpaired_half)}
+            for c in comparisons for r in c.rows]
+
