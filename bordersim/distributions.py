@@ -214,10 +214,9 @@ class Deterministic(_Dist):
         return np.full(size, self.value)
 
 
-class Gamma(_Dist):
-    """Gamma by mean and coefficient of variation: shape = 1/cv², scale = mean·cv²."""
+class _MeanCV(_Dist):
+    """A positive law given by its mean and coefficient of variation."""
 
-    dist: Literal["gamma"]
     mean_: PositiveDuration = Field(alias="mean")
     cv: Annotated[float, NoBool] = Field(gt=0, allow_inf_nan=False)
 
@@ -228,26 +227,22 @@ class Gamma(_Dist):
     @property
     def variance(self) -> float:
         return (self.cv * self.mean_) ** 2
+
+
+class Gamma(_MeanCV):
+    """Gamma by mean and coefficient of variation: shape = 1/cv², scale = mean·cv²."""
+
+    dist: Literal["gamma"]
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         shape = 1.0 / self.cv**2
         return rng.gamma(shape, self.mean_ / shape, size)
 
 
-class Lognormal(_Dist):
+class Lognormal(_MeanCV):
     """Lognormal by mean and coefficient of variation of the variable itself."""
 
     dist: Literal["lognormal"]
-    mean_: PositiveDuration = Field(alias="mean")
-    cv: Annotated[float, NoBool] = Field(gt=0, allow_inf_nan=False)
-
-    @property
-    def mean(self) -> float:
-        return self.mean_
-
-    @property
-    def variance(self) -> float:
-        return (self.cv * self.mean_) ** 2
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         sigma2 = math.log1p(self.cv**2)
