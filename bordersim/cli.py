@@ -295,5 +295,172 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
     click.echo(f"\ncompare folder: {folder}")
 
 
+class _RunsProgress:
+    """Runs done, runs per second and time left, on stderr; nothing when quiet."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label, self.enabled, self.bar = label, enabled, None
+
+    def start(self, done_before: int, to_run: int) -> None:
+        import time
+
+        if done_before and self.enabled:
+            click.echo(f"{done_before} runs already in the folder; {to_run} to go", err=True)
+        if self.enabled and to_run:
+            self.bar = click.progressbar(length=to_run, label=self.label, file=sys.stderr,
+                                         show_eta=True, show_pos=True,
+                                         item_show_func=lambda s: s)
+            self.bar.__enter__()
+        self.t0, self.n, self.clock = time.monotonic(), 0, time.monotonic
+
+    def __call__(self, k: int) -> None:
+        self.n += k
+        if self.bar is not None:
+            rate = self.n / max(self.clock() - self.t0, 1e-9)
+            self.bar.update(k, f"{rate:.2f} runs/s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _sweep_table(rows: list[dict], paths: list[str], metrics: list[str], most: int = 30) -> str:
+    """One line per point: its values and the mean (95% CI) of a few metrics over all."""
+    headline = [m for m in ("wait_mean_h", "queue_max", "cost_total") if m in metrics]
+    shown = headline or metrics[:3]
+    cells: dict[str, dict[str, str]] = {}
+    for r in rows:
+        if r["crossing"] != "all" or r["class"] != "all" or r["metric"] not in shown:
+            continue
+        ci = f" ({float(r['ci_low']):.4g}-{float(r['ci_high']):.4g})" if r["ci_low"] else ""
+        mean = f"{float(r['mean']):.4g}{ci}" if r["mean"] else "-"
+        line = cells.setdefault(r["point"], {"point": r["point"], **{p: r[p] for p in paths}})
+        line[r["metric"]] = mean
+    header = ["point", *paths, *shown]
+    lines = [header] + [[c.get(h, "-") for h in header] for c in list(cells.values())[:most]]
+    widths = [max(len(x[i]) for x in lines) for i in range(len(header))]
+    out = ["  ".join(v.rjust(w) for v, w in zip(x, widths)) for x in lines]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    if len(cells) > most:
+        out.append(f"... {len(cells) - most} more points in summary.csv")
+    return "\n".join(out)
+
+
+@cli.command()
+@click.argument("scenario", required=False, type=click.Path(dir_okay=True, path_type=Path))
+@click.option("--vary", "varies", multiple=True, metavar="PATH=SPEC",
+              help="A scenario value to vary: a,b,c (a list), lo:hi:step (a grid range, both "
+                   "ends included) or lo..hi (a range for --design lhs). Numbers, durations "
+                   "(2h:12h:2h) and dates. Repeatable.")
+@click.option("--design", type=click.Choice(["grid", "lhs"]),
+              help="grid: every combination; lhs: a Latin hypercube of --points points "
+                   "(default: lhs when a lo..hi range is given, else grid).")
+@click.option("--points", type=click.IntRange(min=2),
+              help="Points of a Latin hypercube (default: 10 per varied path).")
+@click.option("--spec", "spec_file", type=click.Path(path_type=Path),
+              help="A sweep file with scenario, vary, design, points, replications, metrics "
+                   "(paths relative to it); options given here override it.")
+@click.option("--metrics", "metric_names", multiple=True, metavar="NAMES",
+              help="Metrics to keep, comma-separated (default: all). Keeps runs.csv small.")
+@run_options
+@click.option("--scheduler", metavar="ADDR",
+              help="Run on a Dask distributed cluster, e.g. tcp://host:8786, instead of "
+                   "local processes.")
+@click.option("--resume", is_flag=True,
+              help="Finish an interrupted sweep: run only what its folder lacks.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing sweep folder (kept until the new one is complete).")
+@click.option("--out", "-o", type=click.Path(path_type=Path),
+              help="Sweep folder (default: results/<scenario name>-sweep).")
+@scenario_errors
+def sweep(scenario, varies, design, points, spec_file, metric_names, replications, seed,
+          overrides, workers, as_json, quiet, scheduler, resume, force, out):
+    """Run a scenario at every point of a parameter sweep, with common random numbers."""
+    from bordersim.executors import make_executor
+    from bordersim.sweep import parse_metrics, parse_vary, plan_sweep, read_spec
+    from bordersim.sweep_folder import read_summary, run_sweep
+
+    spec = read_spec(spec_file) if spec_file else {}
+    if spec and scenario is not None:
+        _fail("give the scenario in the --spec file or as an argument, not both")
+    if not spec and scenario is None:
+        _fail("expected a SCENARIO file to sweep (or --spec sweep.yaml)")
+    if scheduler and workers:
+        _fail("--workers sets local processes; with --scheduler the cluster's workers run")
+    given = [parse_vary(text) for text in varies]    # these replace the spec's, path by path
+    factors = [f for f in spec.get("vary", []) if f.path not in {g.path for g in given}] + given
+    sets = [*spec.get("set", []), *overrides]
+    replications = replications or spec.get("replications")
+    seed = seed if seed is not None else spec.get("seed")
+    if replications is not None:
+        sets.append(f"replications={replications}")
+    if seed is not None:
+        sets.append(f"seed={seed}")
+    metrics = parse_metrics(metric_names) if metric_names else spec.get("metrics")
+    plan = plan_sweep(spec.get("scenario") or scenario, factors,
+                      design=design or spec.get("design"),
+                      points=points or spec.get("points"), overrides=sets,
+                      **({"metrics": metrics} if metrics else {}))
+    name = plan.loaded.scenario.name
+    out = out or spec.get("out") or Path("results") / f"{name}-sweep"
+    _check_out(out)
+    executor = make_executor(workers, scheduler)
+    if not (quiet or as_json):
+        click.echo(f"{name}: {plan.design} of {len(plan.points)} points x {plan.replications} "
+                   f"replications = {plan.n_runs} runs, seed {plan.seed}, {executor.name}",
+                   err=True)
+    progress = _RunsProgress(f"{name}: runs", enabled=not (quiet or as_json))
+    try:
+        with executor:
+            outcome = run_sweep(plan, out, executor, resume=resume, force=force,
+                                progress=progress, on_start=progress.start,
+                                command=["bordersim", *sys.argv[1:]])
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo(f"\ninterrupted: finished runs are kept; `--resume` finishes the sweep",
+                   err=True)
+        raise
+    finally:
+        progress.close()
+    if as_json:
+        click.echo(json.dumps({"folder": str(outcome.folder), "design": plan.design,
+                               "points": len(plan.points), "replications": plan.replications,
+                               "runs": outcome.n_runs, "done_before": outcome.done_before,
+                               "ran": outcome.ran, "wall_seconds": round(outcome.wall_s, 3)},
+                              indent=1))
+    elif not quiet:
+        rate = outcome.ran / outcome.wall_s if outcome.wall_s > 0 else 0.0
+        click.echo(f"\n{outcome.ran} runs in {outcome.wall_s:.1f}s ({rate:.2f} runs/s)"
+                   + (f"; {outcome.done_before} were already done" if outcome.done_before
+                      else ""))
+        click.echo(_sweep_table(read_summary(outcome.folder), plan.paths, list(plan.metrics)))
+        click.echo(f"\nsweep folder: {outcome.folder}")
+
+
+@cli.command()
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option("--observations", type=click.Path(path_type=Path),
+              help="Observations CSV (as for `check`): drawn on the queue and flow plots, and "
+                   "set against the simulation in a figure of their own.")
+@scenario_errors
+def report(results_dir, observations):
+    """Write report.html and figures/*.png into a results, compare or sweep folder."""
+    if (results_dir / "runs.csv").is_file():
+        try:
+            from bordersim.report_sweep import write_sweep_report
+        except ImportError:
+            _fail(f"{results_dir}: this is a sweep folder (it has runs.csv); sweep reports "
+                  "are not available yet in this version of bordersim")
+        if observations is not None:
+            _fail("--observations: applies to results and compare folders, not to sweeps")
+        path = write_sweep_report(results_dir)
+    else:
+        from bordersim.report import write_report
+
+        path = write_report(results_dir, observations)
+    click.echo(f"report: {path}")
+
+
 def main() -> None:
     cli(prog_name="bordersim")
