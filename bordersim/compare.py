@@ -383,10 +383,14 @@ def comparison_notes(comp: Comparison) -> list[str]:
     notes = []
     if comp.paired:
         med = comp.median_narrowing
-        if not math.isnan(med):
-            notes.append(f"pairing narrowed the intervals to a median {med:.2f} of the unpaired "
-                         f"(Welch) half-width ({1 / med:.1f}x narrower)" if med > 0 else
-                         "pairing narrowed the intervals to zero width (identical runs)")
+        n = sum(not math.isnan(r.narrowing) for r in comp.rows)
+        if med == 0:
+            notes.append("pairing narrowed the intervals to zero width (identical runs)")
+        elif not math.isnan(med):
+            gain = (f": pairing made the intervals {1 / med:.1f}x narrower" if med < 0.9 else
+                    ": pairing gained little here")
+            notes.append(f"paired/unpaired (Welch) half-width: median {med:.2f} over {n} "
+                         f"rows{gain}")
     for side, keys in (("only in " + comp.base, comp.only_base),
                        ("only in " + comp.scenario, comp.only_other)):
         if keys:

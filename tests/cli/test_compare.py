@@ -114,7 +114,7 @@ def test_one_more_booth_on_a_busy_lane_pairing_halves_the_interval_and_more(boot
             pytest.approx(2 * paired.half_width)
         assert float(r["diff_ci_high"]) < 0          # one more booth: shorter waits
     assert "paired: same seed 5 and 6 replications" in output
-    assert "pairing narrowed the intervals to a median" in output
+    assert "paired/unpaired (Welch) half-width: median" in output
     assert "excludes 0" in output
 
 

@@ -1,0 +1,418 @@
+"""Figures of one results folder: each function returns a matplotlib Figure (Agg backend).
+
+Conventions every figure keeps: a title saying what is drawn and over how many
+replications, axis labels with units, calendar dates on time axes, policy
+phases shaded and numbered (the numbers are explained in each figure's legend,
+so labels never collide), the warm-up hatched.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from bordersim.report_data import ResultsData, band, crossing_label, daily, hourly_demand  # noqa: E402
+
+__all__ = ["STYLE", "timeline", "queue", "flow", "waits", "costs", "observed", "date_axis",
+           "shade_phases", "phase_handles", "class_color", "legend_below", "human"]
+
+STYLE = {
+    "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "figure.titlesize": 11,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
+    "grid.color": "#dddddd", "grid.linewidth": 0.6, "legend.fontsize": 8,
+    "legend.frameon": False, "figure.dpi": 110, "savefig.dpi": 110,
+}
+_PHASE_COLORS = ["#fbb4ae", "#b3cde3", "#ccebc5", "#decbe4", "#fed9a6", "#ffffcc", "#e5d8bd",
+                 "#fddaec", "#f2f2f2"]
+_CLASS_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
+                 "#17becf", "#7f7f7f", "#bcbd22"]
+WAIT_TICKS = [(1 / 60, "1 min"), (10 / 60, "10 min"), (1, "1 h"), (6, "6 h"), (24, "1 day"),
+              (168, "1 week"), (672, "4 weeks")]
+
+
+def class_color(data_or_classes, cls: str) -> str:
+    classes = list(getattr(getattr(data_or_classes, "scenario", None), "classes", None)
+                   or data_or_classes)
+    i = classes.index(cls) if cls in classes else len(classes)
+    return _CLASS_COLORS[i % len(_CLASS_COLORS)]
+
+
+def phase_color(number: int) -> str:
+    return _PHASE_COLORS[(number - 1) % len(_PHASE_COLORS)]
+
+
+def human(x: float, _pos=None) -> str:
+    """1234567 -> 1.23 M: axis ticks of money and counts."""
+    a = abs(x)
+    for div, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
+        if a >= div:
+            return f"{x / div:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def date_axis(ax, start: datetime, end: datetime) -> None:
+    """Calendar dates as '8 Oct'; the year goes in the axis label."""
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=9)
+    ax.xaxis.set_major_locator(locator)
+    years = {start.year, (end - timedelta(seconds=1)).year}
+    fmt = "%-d %b" if len(years) == 1 else "%-d %b %Y"
+    ax.xaxis.set_major_formatter(mdates.DateFormatter(fmt))
+    ax.set_xlim(start, end)
+    label = f"date ({years.pop()})" if len(years) == 1 else "date"
+    ax.set_xlabel(label)
+
+
+def shade_phases(ax, data: ResultsData, numbers: bool = True) -> None:
+    """Each policy phase a pale band with its number at the top; the warm-up hatched."""
+    scn = data.scenario
+    if scn.warmup > 0:
+        ax.axvspan(scn.start, scn.start + timedelta(hours=scn.warmup), facecolor="none",
+                   edgecolor="#bbbbbb", hatch="///", lw=0, zorder=0)
+    last_x = -np.inf
+    span = scn.duration
+    for ph in data.phases:
+        if ph.end_h <= ph.start_h:
+            continue
+        t0, t1 = data.when([ph.start_h, ph.end_h])
+        ax.axvspan(t0, t1, color=phase_color(ph.number), alpha=0.45, lw=0, zorder=0)
+        if numbers:
+            x = ph.start_h + min(0.5 * (ph.end_h - ph.start_h), 0.02 * span)
+            row = 1 if x - last_x < 0.025 * span else 0    # too close to the last: lower
+            ax.text(data.when(x)[0], 0.97 - 0.1 * row, str(ph.number), fontsize=8,
+                    ha="left" if ph.end_h - ph.start_h > 0.04 * span else "center",
+                    va="top", transform=ax.get_xaxis_transform(), color="#333333",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                          "alpha": 0.8})
+            last_x = x if row == 0 else last_x
+
+
+def phase_handles(data: ResultsData) -> list:
+    out = []
+    if data.scenario.warmup > 0:
+        out.append(Patch(facecolor="white", edgecolor="#bbbbbb", hatch="///",
+                         label=f"warm-up ({data.scenario.warmup / 24:g} d, not in statistics)"))
+    for ph in data.phases:
+        when = data.when(ph.start_h)[0].strftime("%-d %b %H:%M").replace(" 00:00", "")
+        scope = f" [{ph.scope}]" if ph.scope else ""
+        out.append(Patch(color=phase_color(ph.number), alpha=0.6,
+                         label=f"{ph.number}  {ph.label} (from {when}){scope}"))
+    return out
+
+
+def legend_below(fig: Figure, handles: list, top_handles: list | None = None,
+                 top: float = 0.97) -> Figure:
+    """One legend under the panels, in as many columns as the labels allow; the panels are
+    then laid out above it (its height is measured, so nothing overlaps)."""
+    handles = [*(top_handles or []), *handles]
+    if not handles:
+        fig.tight_layout(rect=(0, 0, 1, top))
+        return fig
+    renderer = fig.canvas.get_renderer()
+    for ncol in (3, 2, 1):                        # the most columns that fit the width
+        leg = fig.legend(handles=handles, loc="lower center", ncol=ncol,
+                         bbox_to_anchor=(0.5, 0.005), handlelength=1.8, columnspacing=1.5)
+        if ncol == 1 or leg.get_window_extent(renderer).width <= 0.98 * fig.bbox.width:
+            break
+        leg.remove()
+    height = leg.get_window_extent().height / fig.dpi      # inches
+    bottom = min(0.6, (height + 0.1) / fig.get_figheight())
+    fig.tight_layout(rect=(0, bottom, 1, top))
+    return fig
+
+
+def timeline(data: ResultsData) -> Figure:
+    """The policy timeline as one band per phase, on the calendar of the run."""
+    scn = data.scenario
+    phases = data.phases
+    rows = ["base configuration", *[f"{p.number}  {p.label}" for p in phases]]
+    fig, ax = plt.subplots(figsize=(10, 0.9 + 0.38 * len(rows)))
+    end = scn.start + timedelta(hours=scn.duration)
+    first = phases[0].start_h if phases else scn.duration
+    ax.barh(0, timedelta(hours=first), left=scn.start, height=0.6, color="#e0e0e0")
+    for i, p in enumerate(phases, start=1):
+        t0 = data.when(p.start_h)[0]
+        ax.barh(i, timedelta(hours=max(p.end_h - p.start_h, 0.0)), left=t0, height=0.6,
+                color=phase_color(p.number), edgecolor="#888888", lw=0.5)
+        ax.text(t0, i, " " + t0.strftime("%-d %b %H:%M").replace(" 00:00", ""), va="center",
+                ha="right" if p.start_h > 0.85 * scn.duration else "left", fontsize=8,
+                color="#333333")
+    if scn.warmup > 0:
+        ax.axvspan(scn.start, scn.start + timedelta(hours=scn.warmup), facecolor="none",
+                   edgecolor="#bbbbbb", hatch="///", lw=0, zorder=0)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.invert_yaxis()
+    ax.grid(axis="y", visible=False)
+    date_axis(ax, scn.start, end)
+    fig.suptitle(f"Policy timeline of {scn.name}: each phase lasts until the next begins"
+                 + (" (hatched: warm-up)" if scn.warmup > 0 else ""), x=0.01, ha="left")
+    fig.tight_layout()
+    return fig
+
+
+def _panels(n: int, height: float = 2.3, width: float = 10):
+    height = max(height, 4.5 / n) if n < 3 else height
+    fig, axes = plt.subplots(n, 1, figsize=(width, 1.6 + height * n), sharex=True,
+                             squeeze=False)
+    return fig, [a[0] for a in axes]
+
+
+def _obs_marks(ax, obs: list, data: ResultsData, x_of=None) -> bool:
+    drawn = False
+    for o in obs:
+        mid = (o.low + o.high) / 2
+        x = x_of(o) if x_of else o.when
+        if not data.scenario.start <= x <= data.when(data.n_hours)[0]:
+            continue
+        ax.errorbar([x], [mid], yerr=[[mid - o.low], [o.high - mid]], fmt="D", ms=4,
+                    color="black", capsize=3, lw=1.2, zorder=5)
+        drawn = True
+    return drawn
+
+
+def queue(data: ResultsData, crossing: str, observations: list | None = None) -> Figure:
+    """Units waiting over time, one panel per class, km of queue on the right axis."""
+    scn = data.scenario
+    classes = data.classes_at(crossing)
+    fig, axes = _panels(len(classes))
+    t = data.when(np.arange(data.n_hours))
+    end = data.when(data.n_hours)[0]
+    any_obs = False
+    for i, (ax, k) in enumerate(zip(axes, classes)):
+        j = data.groups.index((crossing, k))
+        b = band(data.queue[:, j, :])
+        color = class_color(data, k)
+        shade_phases(ax, data, numbers=(i == 0))
+        ax.fill_between(t, b.low, b.high, color=color, alpha=0.25, lw=0)
+        ax.plot(t, b.mean, color=color, lw=1.1)
+        obs = [o for o in (observations or []) if o.metric == "waiting_units"
+               and o.crossing == crossing and o.cls == k]
+        any_obs |= _obs_marks(ax, obs, data)
+        ax.set_ylim(bottom=0, top=max(1.0, float(b.high.max()), *[o.high for o in obs]) * 1.1)
+        ax.set_ylabel("units waiting")
+        length = scn.classes[k].length_m
+        if length > 0:
+            sec = ax.secondary_yaxis("right", functions=(lambda u, m=length: u * m / 1000,
+                                                         lambda km, m=length: km * 1000 / m))
+            sec.set_ylabel("km of queue")
+        ax.set_title(f"{k}" + (f" ({length:g} m a unit in line)" if length > 0 else ""),
+                     loc="left")
+        date_axis(ax, scn.start, end)
+        if i < len(axes) - 1:
+            ax.set_xlabel("")
+    fig.suptitle(f"Units waiting at {crossing_label(scn, crossing)}\n"
+                 f"mean of {data.n_reps} replications with 95% band", x=0.01, ha="left")
+    top = [Line2D([], [], color="#555555", lw=1.1, label="mean units waiting"),
+           Patch(color="#555555", alpha=0.25, label="95% confidence band")]
+    if any_obs:
+        top.append(Line2D([], [], color="black", marker="D", ms=4, lw=1.2,
+                          label="observed (reported range)"))
+    return legend_below(fig, phase_handles(data), top)
+
+
+def flow(data: ResultsData, crossing: str, observations: list | None = None) -> Figure:
+    """Units crossed per calendar day against the demand of the scenario, one panel a class."""
+    scn = data.scenario
+    classes = data.classes_at(crossing)
+    fig, axes = _panels(len(classes), height=2.0)
+    n_days = data.n_hours // 24
+    edges = data.when(np.arange(n_days + 1) * 24)
+    end = data.when(data.n_hours)[0]
+    any_obs = False
+    for i, (ax, k) in enumerate(zip(axes, classes)):
+        j = data.groups.index((crossing, k))
+        per_day = daily(data.crossed[:, j, :])
+        b = band(per_day)
+        dem = daily(hourly_demand(data, crossing, k))
+        color = class_color(data, k)
+        shade_phases(ax, data, numbers=(i == 0))
+        ax.stairs(b.high, edges, baseline=b.low, fill=True, color=color, alpha=0.25, lw=0)
+        ax.stairs(b.mean, edges, color=color, lw=1.3, baseline=None)
+        ax.stairs(dem, edges, color="black", lw=1.0, ls="--", baseline=None)
+        obs = [o for o in (observations or []) if o.metric == "crossed_per_day"
+               and o.crossing == crossing and o.cls == k]
+        any_obs |= _obs_marks(ax, obs, data,
+                              lambda o: datetime(o.when.year, o.when.month, o.when.day, 12))
+        top_y = max(1.0, float(b.high.max()), float(dem.max()), *[o.high for o in obs])
+        ax.set_ylim(0, top_y * 1.12)
+        ax.set_ylabel("units per day")
+        ax.yaxis.set_major_formatter(FuncFormatter(human))
+        ax.set_title(k, loc="left")
+        date_axis(ax, scn.start, end)
+        if i < len(axes) - 1:
+            ax.set_xlabel("")
+    fig.suptitle(f"Crossed per day against demand at {crossing_label(scn, crossing)}\n"
+                 f"mean of {data.n_reps} replications with 95% band", x=0.01, ha="left")
+    top = [Line2D([], [], color="#555555", lw=1.3, label="crossed per day (mean)"),
+           Patch(color="#555555", alpha=0.25, label="95% confidence band"),
+           Line2D([], [], color="black", lw=1.0, ls="--",
+                  label="demand x policy demand factor (no deferred or diverted trips)")]
+    if any_obs:
+        top.append(Line2D([], [], color="black", marker="D", ms=4, lw=1.2,
+                          label="observed (reported range)"))
+    return legend_below(fig, phase_handles(data), top)
+
+
+def waits(data: ResultsData) -> Figure | None:
+    """Share of crossed units that waited longer than x, per crossing, one line per class."""
+    if data.waits is None:
+        return None
+    scn = data.scenario
+    crossings = [c for c in scn.crossings if any(g[0] == c for g in data.wait_groups)]
+    ncol = 2 if len(crossings) > 1 else 1
+    nrow = -(-len(crossings) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(10, 1.4 + 2.8 * nrow), squeeze=False,
+                             sharex=True, sharey=True)
+    edges = data.wait_edges_h
+    top_edge = 1
+    for ax, c in zip(axes.flat, crossings):
+        for k in scn.classes:
+            if (c, k) not in data.wait_groups:
+                continue
+            counts = data.waits[:, data.wait_groups.index((c, k)), :]
+            total = counts.sum(axis=1)
+            ok = total > 0
+            if not ok.any():
+                continue
+            # share waiting at least edge i, i = 1.. (the first bin is [0, 1 min))
+            longer = 1.0 - np.cumsum(counts[ok], axis=1)[:, :-1] / total[ok, None]
+            b = band(100.0 * longer)
+            color = class_color(data, k)
+            ax.fill_between(edges[1:], b.low, np.minimum(b.high, 100), color=color, alpha=0.2,
+                            lw=0, step="post")
+            ax.step(edges[1:], b.mean, where="post", color=color, lw=1.4,
+                    label=f"{k} ({int(total[ok].mean()):,} crossed a replication)")
+            nz = np.flatnonzero(b.high > 0.05)
+            top_edge = max(top_edge, int(nz[-1]) + 2 if len(nz) else 1)
+        ax.set_title(crossing_label(scn, c), loc="left")
+        ax.legend(loc="upper right")
+    for ax in axes.flat[len(crossings):]:
+        ax.set_visible(False)
+    hi = edges[min(top_edge, len(edges) - 1)]
+    for ax in axes.flat:
+        ax.set_xscale("log")
+        ticks = [(v, s) for v, s in WAIT_TICKS if v <= hi * 1.01] or WAIT_TICKS[:2]
+        ax.set_xticks([v for v, _ in ticks], [s for _, s in ticks])
+        ax.minorticks_off()
+        ax.set_xlim(1 / 60, max(hi, 1.0))
+        ax.set_ylim(0, 100)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.0f}%"))
+    for ax in axes[:, 0]:
+        ax.set_ylabel("% of crossed units\nwaiting longer")
+    for ax in axes[-1, :]:
+        ax.set_xlabel("wait before crossing (all stages; log scale)")
+    fig.suptitle("How long units waited: share of the units that crossed (arrived after "
+                 f"the warm-up) whose wait exceeded x\nmean of {data.n_reps} replications "
+                 "with 95% band", x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return fig
+
+
+def costs(data: ResultsData) -> Figure | None:
+    """Cost of waiting per crossing and class, stacked by component, 95% CI of the total."""
+    scn = data.scenario
+    if scn.economics is None or not data.costs:
+        return None
+    rows = [r for r in data.costs if r["crossing"] != "all" and r["class"] != "all"]
+    comps = list(dict.fromkeys(r["component"] for r in rows if r["component"] != "total"))
+    table: dict = {}
+    for r in rows:
+        table.setdefault((r["crossing"], r["class"]), {})[r["component"]] = r
+    keys = [k for k, v in table.items()
+            if "total" in v and v["total"]["mean"] and float(v["total"]["mean"]) > 0]
+    if not keys:
+        return None
+    keys.sort(key=lambda k: float(table[k]["total"]["mean"]))
+    comps = [c for c in comps if any(table[k].get(c, {}).get("mean") and
+                                     float(table[k][c]["mean"]) > 0 for k in keys)]
+    cur = scn.economics.currency
+    fig, ax = plt.subplots(figsize=(10, 1.8 + 0.36 * len(keys)))
+    left = np.zeros(len(keys))
+    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
+    for i, c in enumerate(comps):
+        vals = np.array([float(table[k].get(c, {}).get("mean") or 0) for k in keys])
+        ax.barh(range(len(keys)), vals, left=left, color=colors[i % len(colors)],
+                label=c.replace("_", " "), height=0.65)
+        left += vals
+    tot = [table[k]["total"] for k in keys]
+    mean = np.array([float(r["mean"]) for r in tot])
+    lo = np.array([float(r["ci_low"]) if r["ci_low"] else m for r, m in zip(tot, mean)])
+    hi = np.array([float(r["ci_high"]) if r["ci_high"] else m for r, m in zip(tot, mean)])
+    ax.errorbar(mean, range(len(keys)), xerr=[mean - lo, hi - mean], fmt="none",
+                ecolor="black", capsize=3, lw=1)
+    for y, (m, h) in enumerate(zip(mean, hi)):
+        ax.text(h, y, f"  {human(m)}", va="center", fontsize=8)
+    ax.set_yticks(range(len(keys)), [f"{c} · {k}" for c, k in keys])
+    ax.grid(axis="y", visible=False)
+    ax.set_xlim(0, hi.max() * 1.22)           # room for the totals written after the bars
+    ax.xaxis.set_major_formatter(FuncFormatter(human))
+    ax.set_xlabel(f"{cur}, units arriving after the warm-up (mean over {data.n_reps} "
+                  "replications)")
+    fig.suptitle(f"Cost of waiting by crossing, class and component, {cur}\n"
+                 "bars: mean; whiskers: 95% CI of the total", x=0.01, ha="left")
+    ax.legend(loc="lower right", title="component")
+    fig.tight_layout()
+    return fig
+
+
+def observed(data: ResultsData, verdicts: list) -> Figure | None:
+    """Every observed figure beside the simulated mean and 95% CI at the same time."""
+    verdicts = [v for v in verdicts if v.simulated is not None]
+    if not verdicts:
+        return None
+    metrics = list(dict.fromkeys(v.obs.metric for v in verdicts))
+    sizes = [sum(v.obs.metric == m for v in verdicts) for m in metrics]
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(10, 1.6 + 0.34 * sum(sizes)
+                                                       + 0.7 * len(metrics)),
+                             gridspec_kw={"height_ratios": [s + 1.5 for s in sizes]},
+                             squeeze=False)
+    units = {"waiting_units": "units waiting at that time",
+             "crossed_per_day": "units crossed that day",
+             "crossed_per_hour": "units crossed that hour"}
+    for ax, m in zip(axes[:, 0], metrics):
+        vs = [v for v in verdicts if v.obs.metric == m]
+        for y, v in enumerate(vs):
+            o, s = v.obs, v.simulated
+            ax.plot([o.low, o.high], [y, y], color="#999999", lw=7, solid_capstyle="butt",
+                    alpha=0.7)
+            color = "#2ca02c" if v.inside else "#d62728"
+            lo = s.mean - s.ci_low if s.ci_low == s.ci_low else 0
+            hi = s.ci_high - s.mean if s.ci_high == s.ci_high else 0
+            ax.errorbar([s.mean], [y], xerr=[[lo], [hi]], fmt="o", color=color, ms=5,
+                        capsize=3)
+        when = "%-d %b" if m == "crossed_per_day" else "%-d %b %H:%M"
+        labels = [f"{v.obs.when.strftime(when)} · {v.obs.crossing} · {v.obs.cls}"
+                  for v in vs]
+        ax.set_yticks(range(len(vs)), labels)
+        ax.set_ylim(len(vs) - 0.5, -0.5)
+        ax.grid(axis="y", visible=False)
+        vals = [x for v in vs for x in (v.obs.low, v.obs.high, v.simulated.mean)]
+        pos = [x for x in vals if x > 0]
+        if pos and max(pos) / min(pos) > 50:
+            # counts from 0 to thousands: linear below 1, logarithmic above
+            ax.set_xscale("symlog", linthresh=1.0, linscale=0.4)
+            top = max(vals) * 1.6
+            ax.set_xticks([t for t in (0, 1, 10, 100, 1000, 10000, 100000) if t <= top])
+            ax.set_xlim(0, top)
+        else:
+            ax.set_xlim(0, max(vals) * 1.1)
+        ax.xaxis.set_major_formatter(FuncFormatter(human))
+        ax.set_xlabel(units.get(m, m))
+        ax.set_title(m.replace("_", " "), loc="left")
+    handles = [Line2D([], [], color="#999999", lw=7, alpha=0.7, label="observed range"),
+               Line2D([], [], color="#2ca02c", marker="o", label="simulated mean, 95% CI: "
+                      "inside the observed range"),
+               Line2D([], [], color="#d62728", marker="o", label="outside")]
+    fig.suptitle(f"Observed figures against the simulation ({data.n_reps} replications)",
+                 x=0.01, ha="left")
+    return legend_below(fig, handles)
