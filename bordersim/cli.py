@@ -340,7 +340,7 @@ def _sweep_table(rows: list[dict], paths: list[str], metrics: list[str], most: i
     header = ["point", *paths, *shown]
     lines = [header] + [[c.get(h, "-") for h in header] for c in list(cells.values())[:most]]
     widths = [max(len(x[i]) for x in lines) for i in range(len(header))]
-    out = ["  ".join(v.rjust(w) for v, w in zip(x, widths)) for x in lines]
+    out = ["  ".join(v.rjust(w) for v, w in zip(x, widths, strict=True)) for x in lines]
     out.insert(1, "  ".join("-" * w for w in widths))
     if len(cells) > most:
         out.append(f"... {len(cells) - most} more points in summary.csv")
@@ -418,7 +418,7 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
                                 command=["bordersim", *sys.argv[1:]])
     except KeyboardInterrupt:
         progress.close()
-        click.echo(f"\ninterrupted: finished runs are kept; `--resume` finishes the sweep",
+        click.echo("\ninterrupted: finished runs are kept; `--resume` finishes the sweep",
                    err=True)
         raise
     finally:

@@ -104,7 +104,7 @@ class _Sweep:
         self.currency = self.manifest.get("currency")
         self.start = self.manifest.get("start")
         self.factor_values = []   # the distinct values of each factor, in design order
-        for j, f in enumerate(self.manifest["factors"]):
+        for j in range(len(self.manifest["factors"])):
             seen: dict[str, object] = {}
             for pt in self.points:
                 seen.setdefault(json.dumps(pt[j]), pt[j])
@@ -134,6 +134,10 @@ def _panels(sw: _Sweep, metric: str, keys) -> list[tuple[str, str]]:
     return [("all", "all")] + ([("all", k) for k in classes] if len(classes) > 1 else [])
 
 
+def _tick(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _grid_of(n: int) -> tuple[int, int]:
     cols = min(3, n)
     return math.ceil(n / cols), cols
@@ -148,11 +152,12 @@ def _response_figure(sw: _Sweep, metric: str, j: int, panels, path: Path) -> Non
     xj, ticks = sw.x(j)
     varied = [i for i in sw.varied() if i != j]
     second = varied[0] if varied and sw.manifest["design"] == "grid" else None
-    for ax, key in zip(axes.flat, panels):
+    for ax, key in zip(axes.flat, panels, strict=False):
         arr = sw.values[(*key, metric)]
+        nonneg = bool(np.nanmin(arr, initial=0.0) >= 0)
         if sw.manifest["design"] == "grid":
             levels = sw.factor_values[second] if second is not None else [None]
-            for li, level in enumerate(levels):
+            for level in levels:
                 xs, means, lows, highs = [], [], [], []
                 for v in sw.factor_values[j]:
                     sel = [p for p, pt in enumerate(sw.points) if json.dumps(pt[j]) == json.dumps(v)
@@ -164,10 +169,14 @@ def _response_figure(sw: _Sweep, metric: str, j: int, panels, path: Path) -> Non
                     means.append(iv.mean)
                     lows.append(iv.ci_low if math.isfinite(iv.ci_low) else iv.mean)
                     highs.append(iv.ci_high if math.isfinite(iv.ci_high) else iv.mean)
-                label = (None if second is None
-                         else f"{sw.manifest['factors'][second]['path'].split('.')[-1]} = {level}")
+                short = ".".join(sw.paths[second].split(".")[-2:]) if second is not None else ""
+                label = None if second is None else f"{short} = {level}"
                 line, = ax.plot(xs, means, marker="o", label=label)
+                if nonneg:      # a count or a duration: the band is cut at zero
+                    lows = [max(0.0, v) for v in lows]
                 ax.fill_between(xs, lows, highs, alpha=0.2, color=line.get_color())
+            if ticks is None and len(xs) <= 12:
+                ax.set_xticks(xs, [_tick(v) for v in sw.factor_values[j]], fontsize=8)
             if second is not None:
                 ax.legend(fontsize=7, title=sw.manifest["factors"][second]["path"],
                           title_fontsize=6)
@@ -217,7 +226,7 @@ def _tornado_figure(sw: _Sweep, metric: str, rows: list[dict], panels, path: Pat
     fig = Figure(figsize=(max(6.4, 4.8 * cols), (0.45 * n_par + 1.3) * rows_ + 0.8),
                  layout="constrained")
     axes = fig.subplots(rows_, cols, squeeze=False)
-    for ax, key in zip(axes.flat, panels):
+    for ax, key in zip(axes.flat, panels, strict=False):
         entries = [(r["parameter"], float(r["prcc"]) if r["prcc"] else math.nan,
                     float(r["p_value"]) if r["p_value"] else math.nan) for r in by_key[key]]
         entries.sort(key=lambda e: -abs(e[1]) if math.isfinite(e[1]) else 0.0)
@@ -226,7 +235,7 @@ def _tornado_figure(sw: _Sweep, metric: str, rows: list[dict], panels, path: Pat
         vals = [e[1] if math.isfinite(e[1]) else 0.0 for e in entries]
         colors = ["tab:red" if v > 0 else "tab:blue" for v in vals]
         bars = ax.barh(range(len(vals)), vals, color=colors)
-        for bar, (_, _, p) in zip(bars, entries):
+        for bar, (_, _, p) in zip(bars, entries, strict=True):
             if not (p < 0.05):
                 bar.set_alpha(0.35)
                 bar.set_hatch("//")

@@ -135,10 +135,9 @@ def _bound(text: str, source: str) -> tuple[str, Any]:
                            f"2017-10-19 at each end of the range, got {text.strip()!r}") from None
 
 
-def _clean_float(x: float) -> float | int:
+def _clean_float(x: float) -> float:
     """0.30000000000000004 → 0.3: grid steps as the user would write them."""
-    y = float(f"{x:.12g}")
-    return y
+    return float(f"{x:.12g}")
 
 
 def _time_text(t: datetime) -> str:
@@ -293,7 +292,7 @@ def parse_metrics(items: list[str] | tuple[str, ...] | None, source: str = "--me
 
 
 def _point_label(factors, point) -> str:
-    return ", ".join(f"{f.path}={v}" for f, v in zip(factors, point))
+    return ", ".join(f"{f.path}={v}" for f, v in zip(factors, point, strict=True))
 
 
 def plan_sweep(scenario: str | Path, vary: list[Factor], *, design: str | None = None,
@@ -334,7 +333,7 @@ def plan_sweep(scenario: str | Path, vary: list[Factor], *, design: str | None =
     for k, point in enumerate(values):
         data = copy.deepcopy(loaded.resolved)
         where = f"{shown}: point {k} ({_point_label(vary, point)})"
-        for f, v in zip(vary, point):
+        for f, v in zip(vary, point, strict=True):
             try:
                 apply_override(data, list(f.parts), v, f"{f.path}={v}")
             except ScenarioError as e:

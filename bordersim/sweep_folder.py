@@ -112,7 +112,7 @@ def _header(plan: SweepPlan) -> str:
 def _block(plan: SweepPlan, point: int, rep: int, rows: list[tuple]) -> str:
     lead = [point, *plan.points[point], rep]
     return "".join(_csv_line([*lead, c, k, m, v])
-                   for c, k, values in rows for m, v in zip(plan.metrics, values))
+                   for c, k, values in rows for m, v in zip(plan.metrics, values, strict=True))
 
 
 @dataclass
@@ -239,7 +239,7 @@ def sensitivity_text(plan: SweepPlan, values: dict) -> str:
             finite = np.isfinite(arr)
             means = np.where(finite.any(axis=1),
                              np.nansum(arr, axis=1) / np.maximum(finite.sum(axis=1), 1), np.nan)
-        for name, (r, pv) in zip(names, prcc(x, means)):
+        for name, (r, pv) in zip(names, prcc(x, means), strict=True):
             lines.append(_csv_line([c, k, m, name, r, pv]))
     return "".join(lines)
 
