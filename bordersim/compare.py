@@ -226,9 +226,18 @@ class Comparison:
     only_base: list[Key] = field(default_factory=list)
     only_other: list[Key] = field(default_factory=list)
 
+    def narrowings(self) -> list[float]:
+        """Paired/unpaired half-width ratios of the rows whose values differ at all (rows
+        identical in every replication would pull the median to zero)."""
+        return [r.narrowing for r in self.rows
+                if not math.isnan(r.narrowing) and r.diff.half_width > 0]
+
     @property
     def median_narrowing(self) -> float:
-        r = [row.narrowing for row in self.rows if not math.isnan(row.narrowing)]
+        if self.rows and all(r.paired and r.diff.half_width == 0 and r.diff.mean == 0
+                             for r in self.rows if not math.isnan(r.diff.mean)):
+            return 0.0
+        r = self.narrowings()
         return float(np.median(r)) if r else math.nan
 
 
@@ -299,7 +308,7 @@ def write_compare(out: Path, inputs: list[CompareInput], results: dict,
             "base": inputs[0].label,
             "scenarios": [{"label": inp.label, "name": run.name, "source": str(inp.path),
                            "seed": run.seed, "replications": run.replications}
-                          for inp, run in zip(inputs, runs)],
+                          for inp, run in zip(inputs, runs, strict=True)],
             "comparisons": [{"scenario": c.scenario, "paired": c.paired, "how": c.why,
                              "only_in_base": [list(k) for k in c.only_base],
                              "only_in_scenario": [list(k) for k in c.only_other]}
@@ -372,7 +381,7 @@ def comparison_table(comp: Comparison, metrics: list[str] | None = None) -> str:
     text = []
     for j, row in enumerate(lines):
         text.append("  ".join(v.ljust(w) if i < 3 else v.rjust(w)
-                              for i, (v, w) in enumerate(zip(row, widths))).rstrip())
+                              for i, (v, w) in enumerate(zip(row, widths, strict=True))).rstrip())
         if j == 0:
             text.append("  ".join("-" * w for w in widths))
     return "\n".join(text)
@@ -383,14 +392,14 @@ def comparison_notes(comp: Comparison) -> list[str]:
     notes = []
     if comp.paired:
         med = comp.median_narrowing
-        n = sum(not math.isnan(r.narrowing) for r in comp.rows)
+        n = len(comp.narrowings())
         if med == 0:
             notes.append("pairing narrowed the intervals to zero width (identical runs)")
         elif not math.isnan(med):
             gain = (f": pairing made the intervals {1 / med:.1f}x narrower" if med < 0.9 else
                     ": pairing gained little here")
-            notes.append(f"paired/unpaired (Welch) half-width: median {med:.2f} over {n} "
-                         f"rows{gain}")
+            notes.append(f"paired/unpaired (Welch) half-width: median {med:.2f} over the {n} "
+                         f"rows that differ{gain}")
     for side, keys in (("only in " + comp.base, comp.only_base),
                        ("only in " + comp.scenario, comp.only_other)):
         if keys:

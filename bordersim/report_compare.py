@@ -130,9 +130,9 @@ def queues_side_by_side(runs: dict[str, ResultsData], crossing: str):
     end = max(d.scenario.start + timedelta(hours=d.scenario.duration) for d in present.values())
     fig, axes = plt.subplots(len(classes), 1, figsize=(10, 1.8 + 2.2 * len(classes)),
                              sharex=True, squeeze=False)
-    for ax, k in zip(axes[:, 0], classes):
+    for ax, k in zip(axes[:, 0], classes, strict=True):
         top = 1.0
-        for i, (lab, d) in enumerate(present.items()):
+        for i, d in enumerate(present.values()):
             if (crossing, k) not in d.groups:
                 continue
             j = d.groups.index((crossing, k))

@@ -156,13 +156,13 @@ def load_results(folder: Path) -> ResultsData:
     scn = scenario_from_dict(data, str(d / "scenario.resolved.yaml")).scenario
     with np.load(d / SERIES_FILE) as z:
         queue, crossed = z["queue"].astype(float), z["crossed"].astype(float)
-        groups = list(zip((str(x) for x in z["crossing"]), (str(x) for x in z["cls"])))
+        groups = list(zip(map(str, z["crossing"]), map(str, z["cls"]), strict=True))
     waits = edges = None
     wait_groups: list[tuple[str, str]] = []
     if (d / WAITS_FILE).is_file():
         with np.load(d / WAITS_FILE) as z:
             waits, edges = z["counts"].astype(float), z["edges_h"]
-            wait_groups = list(zip((str(x) for x in z["crossing"]), (str(x) for x in z["cls"])))
+            wait_groups = list(zip(map(str, z["crossing"]), map(str, z["cls"]), strict=True))
     summary = {(r["crossing"], r["class"], r["metric"]): r
                for r in _read_csv(d / "summary.csv")}
     return ResultsData(d, manifest, scn, compile_timeline(scn), _phases(scn), queue, crossed,

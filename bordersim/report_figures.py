@@ -188,7 +188,7 @@ def queue(data: ResultsData, crossing: str, observations: list | None = None) ->
     t = data.when(np.arange(data.n_hours))
     end = data.when(data.n_hours)[0]
     any_obs = False
-    for i, (ax, k) in enumerate(zip(axes, classes)):
+    for i, (ax, k) in enumerate(zip(axes, classes, strict=True)):
         j = data.groups.index((crossing, k))
         b = band(data.queue[:, j, :])
         color = class_color(data, k)
@@ -229,7 +229,7 @@ def flow(data: ResultsData, crossing: str, observations: list | None = None) -> 
     edges = data.when(np.arange(n_days + 1) * 24)
     end = data.when(data.n_hours)[0]
     any_obs = False
-    for i, (ax, k) in enumerate(zip(axes, classes)):
+    for i, (ax, k) in enumerate(zip(axes, classes, strict=True)):
         j = data.groups.index((crossing, k))
         per_day = daily(data.crossed[:, j, :])
         b = band(per_day)
@@ -275,7 +275,7 @@ def waits(data: ResultsData) -> Figure | None:
                              sharex=True, sharey=True)
     edges = data.wait_edges_h
     top_edge = 1
-    for ax, c in zip(axes.flat, crossings):
+    for ax, c in zip(axes.flat, crossings, strict=False):   # spare panels
         for k in scn.classes:
             if (c, k) not in data.wait_groups:
                 continue
@@ -291,7 +291,7 @@ def waits(data: ResultsData) -> Figure | None:
             ax.fill_between(edges[1:], b.low, np.minimum(b.high, 100), color=color, alpha=0.2,
                             lw=0, step="post")
             ax.step(edges[1:], b.mean, where="post", color=color, lw=1.4,
-                    label=f"{k} ({int(total[ok].mean()):,} crossed a replication)")
+                    label=f"{k} ({int(total[ok].mean()):,} crossed per replication)")
             nz = np.flatnonzero(b.high > 0.05)
             top_edge = max(top_edge, int(nz[-1]) + 2 if len(nz) else 1)
         ax.set_title(crossing_label(scn, c), loc="left")
@@ -346,11 +346,13 @@ def costs(data: ResultsData) -> Figure | None:
         left += vals
     tot = [table[k]["total"] for k in keys]
     mean = np.array([float(r["mean"]) for r in tot])
-    lo = np.array([float(r["ci_low"]) if r["ci_low"] else m for r, m in zip(tot, mean)])
-    hi = np.array([float(r["ci_high"]) if r["ci_high"] else m for r, m in zip(tot, mean)])
+    lo = np.array([float(r["ci_low"]) if r["ci_low"] else m
+                   for r, m in zip(tot, mean, strict=True)])
+    hi = np.array([float(r["ci_high"]) if r["ci_high"] else m
+                   for r, m in zip(tot, mean, strict=True)])
     ax.errorbar(mean, range(len(keys)), xerr=[mean - lo, hi - mean], fmt="none",
                 ecolor="black", capsize=3, lw=1)
-    for y, (m, h) in enumerate(zip(mean, hi)):
+    for y, (m, h) in enumerate(zip(mean, hi, strict=True)):
         ax.text(h, y, f"  {human(m)}", va="center", fontsize=8)
     ax.set_yticks(range(len(keys)), [f"{c} · {k}" for c, k in keys])
     ax.grid(axis="y", visible=False)
@@ -379,7 +381,7 @@ def observed(data: ResultsData, verdicts: list) -> Figure | None:
     units = {"waiting_units": "units waiting at that time",
              "crossed_per_day": "units crossed that day",
              "crossed_per_hour": "units crossed that hour"}
-    for ax, m in zip(axes[:, 0], metrics):
+    for ax, m in zip(axes[:, 0], metrics, strict=True):
         vs = [v for v in verdicts if v.obs.metric == m]
         for y, v in enumerate(vs):
             o, s = v.obs, v.simulated
