@@ -247,10 +247,11 @@ def sensitivity_text(plan: SweepPlan, values: dict) -> str:
 # --- the folder -----------------------------------------------------------------------------
 
 def design_record(plan: SweepPlan) -> dict:
-    """What a resumed sweep must share with the one it finishes."""
+    """What a resumed sweep must share with the one it finishes: the points themselves,
+    not how they were written (``4,6,8`` on the command line, ``[4, 6, 8]`` in a file)."""
     return json.loads(json.dumps({
         "design": plan.design,
-        "factors": [{"path": f.path, "spec": f.spec} for f in plan.factors],
+        "paths": plan.paths,
         "points": [list(p) for p in plan.points],
         "replications": plan.replications,
         "seed": plan.seed,
@@ -272,6 +273,7 @@ def _manifest(plan: SweepPlan, command: list[str], started: datetime, status: st
         "source": plan.loaded.source,
         "status": status,
         **design_record(plan),
+        "factors": [{"path": f.path, "spec": f.spec} for f in plan.factors],
         "n_points": len(plan.points),
         "n_runs": plan.n_runs,
         "start": scn.start.isoformat(),
@@ -290,13 +292,13 @@ def _write_manifest(folder: Path, data: dict) -> None:
     _replace_text(folder / MANIFEST, json.dumps(data, indent=2) + "\n")
 
 
-def _show(key: str, value) -> str:
-    if key == "points" and isinstance(value, list):
-        return f"{len(value)} points"
-    if key == "factors" and isinstance(value, list):
-        return " ".join(f"{f.get('path')}={f.get('spec')}" for f in value
-                        if isinstance(f, dict))
-    return json.dumps(value)
+def _difference(key: str, was, now) -> str:
+    if key == "points" and isinstance(was, list) and len(was) == len(now):
+        k = next(i for i, (a, b) in enumerate(zip(was, now, strict=True)) if a != b)
+        return f"point {k} is {json.dumps(was[k])} in the folder, {json.dumps(now[k])} here"
+    if key == "points" and isinstance(was, list):
+        return f"the folder's sweep has {len(was)} points, this one {len(now)}"
+    return f"the folder's sweep has {json.dumps(was)}, this one {json.dumps(now)}"
 
 
 def _check_resumable(work: Path, plan: SweepPlan) -> dict:
@@ -318,8 +320,7 @@ def _check_resumable(work: Path, plan: SweepPlan) -> dict:
             diffs.append(("scenario", "the resolved scenario differs (the file or a --set "
                                       "changed)"))
             continue
-        diffs.append((key, f"the folder's sweep has {_show(key, was)}, this one "
-                           f"{_show(key, value)}"))
+        diffs.append((key, _difference(key, was, value)))
     if diffs:
         raise ScenarioError(src, [*diffs, ("", "resume only the same sweep; use --force to "
                                                "start over")])
