@@ -103,12 +103,17 @@ def cli() -> None:
 @run_options
 @click.option("--out", "-o", type=click.Path(path_type=Path),
               help="Results folder (default: results/<scenario name>).")
+@click.option("--scheduler", metavar="ADDR",
+              help="Run on a Dask distributed cluster, e.g. tcp://host:8786, instead of "
+                   "local processes.")
 @scenario_errors
-def run(scenario, replications, seed, overrides, workers, as_json, quiet, out):
+def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler):
     """Run a scenario's replications and write its results folder."""
     from bordersim.experiment import run_experiment
     from bordersim.results import summary_table, write_results
 
+    if scheduler and workers:
+        _fail("--workers sets local processes; with --scheduler the cluster's workers run")
     sets = list(overrides)
     if replications is not None:
         sets.append(f"replications={replications}")
@@ -122,7 +127,7 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out):
     progress = _Progress(scn.replications, f"{scn.name}: replications",
                          enabled=not (quiet or as_json))
     try:
-        res = run_experiment(scn, workers=workers, progress=progress)
+        res = run_experiment(scn, workers=workers, progress=progress, scheduler=scheduler)
     finally:
         progress.close()
     finished = datetime.now()
@@ -240,9 +245,12 @@ def verify(replications, seed, workers, level):
 @click.option("--metric", "-m", "metrics", multiple=True, metavar="NAME",
               help="Metric to print (repeatable; 'all' for every one). Default: crossed, "
                    "waits, queues and cost; compare.csv always has every metric.")
+@click.option("--scheduler", metavar="ADDR",
+              help="Run on a Dask distributed cluster, e.g. tcp://host:8786, instead of "
+                   "local processes.")
 @scenario_errors
 def compare(base, others, replications, seed, overrides, workers, as_json, quiet, out,
-            metrics):
+            metrics, scheduler):
     """Differences of each OTHER from BASE, paired by replication (common random numbers).
 
     BASE and OTHER are scenario files (run with one seed and replication count: the
@@ -276,7 +284,8 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         progress = _Progress(scn.replications, f"{inp.label}: replications",
                              enabled=not (quiet or as_json))
         try:
-            results[inp.label] = run_experiment(scn, workers=workers, progress=progress)
+            results[inp.label] = run_experiment(scn, workers=workers, progress=progress,
+                                                scheduler=scheduler)
         finally:
             progress.close()
     finished = datetime.now()

@@ -10,14 +10,24 @@ the cost of shipping one task (a few milliseconds on Dask) is shared.
 from __future__ import annotations
 
 import math
+import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
-from bordersim.experiment import default_workers
 from bordersim.loading import ScenarioError
 
-__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "make_executor", "batch_size"]
+__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "make_executor", "batch_size",
+           "default_workers"]
+
+
+def default_workers() -> int:
+    """The CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 def batch_size(n_runs: int, workers: int, most: int = 16) -> int:
@@ -26,17 +36,18 @@ def batch_size(n_runs: int, workers: int, most: int = 16) -> int:
     return max(1, min(most, math.ceil(n_runs / (4 * max(1, workers)))))
 
 
-class Executor:
+class Executor(ABC):
     """Runs tasks somewhere; ``workers`` is how many run at once."""
 
     workers: int = 1
     name: str = "executor"
 
+    @abstractmethod
     def map_unordered(self, fn: Callable[[Any], Any], tasks: Sequence) -> Iterator[Any]:
-        raise NotImplementedError
+        """Yield fn(task) for every task, in the order they finish."""
 
     def close(self) -> None:
-        pass
+        """Release what the executor holds (local processes hold nothing between maps)."""
 
     def __enter__(self) -> Executor:
         return self
@@ -119,8 +130,7 @@ def _reachable(address: str) -> None:
         return
     try:
         port = parts.port or 8786
-        with socket.create_connection((parts.hostname, port), timeout=5):
-            pass
+        socket.create_connection((parts.hostname, port), timeout=5).close()
     except (OSError, ValueError) as e:
         raise ScenarioError("--scheduler", [("", f"cannot reach a Dask scheduler at "
                                                  f"{address!r}: {e}")]) from None

@@ -7,14 +7,13 @@ is identical for any number of workers.
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
+from bordersim.executors import batch_size, default_workers, make_executor
 from bordersim.measure import METRICS, ReplicationResult, measure
 from bordersim.model import compile_timeline, run_model
 from bordersim.scenario import ALL, Scenario
@@ -32,13 +31,6 @@ def simulate(scn: Scenario, replication: int, seed: int | None = None) -> Replic
 
 def _batch(scn: Scenario, seed: int, reps: list[int]) -> list[ReplicationResult]:
     return [simulate(scn, r, seed) for r in reps]
-
-
-def default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass
@@ -71,27 +63,20 @@ class ExperimentResult:
 
 def run_experiment(scn: Scenario, replications: int | None = None, seed: int | None = None,
                    workers: int | None = None,
-                   progress: Callable[[int], None] | None = None) -> ExperimentResult:
-    """Run the replications; ``progress(k)`` is called as each batch of k finishes."""
+                   progress: Callable[[int], None] | None = None,
+                   scheduler: str | None = None) -> ExperimentResult:
+    """Run the replications on local processes (``workers``) or on the Dask cluster at
+    ``scheduler``; ``progress(k)`` is called as each batch of k finishes."""
     n = scn.replications if replications is None else replications
     seed = scn.seed if seed is None else seed
-    workers = default_workers() if workers is None else workers
-    workers = max(1, min(workers, n))
     done: dict[int, ReplicationResult] = {}
-    if workers == 1:
-        for r in range(n):
-            done[r] = simulate(scn, r, seed)
-            if progress:
-                progress(1)
-    else:
-        size = max(1, min(4, math.ceil(n / (workers * 4))))
+    with make_executor(None if scheduler else max(1, min(workers or default_workers(), n)),
+                       scheduler) as executor:
+        size = batch_size(n, executor.workers, most=4)
         batches = [list(range(i, min(n, i + size))) for i in range(0, n, size)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_batch, scn, seed, b) for b in batches]
-            for fut in as_completed(futures):
-                results = fut.result()
-                for res in results:
-                    done[res.replication] = res
-                if progress:
-                    progress(len(results))
+        for results in executor.map_unordered(partial(_batch, scn, seed), batches):
+            for res in results:
+                done[res.replication] = res
+            if progress:
+                progress(len(results))
     return ExperimentResult(scn, seed, [done[r] for r in range(n)])

@@ -62,3 +62,31 @@ def test_dask_cluster_on_loopback_gives_the_local_results(tmp_path):
     assert _files(on_dask) == _files(local)
     manifest = (on_dask / "manifest.json").read_text()
     assert "Dask at tcp://127.0.0.1" in manifest
+
+
+def test_run_on_a_dask_cluster_gives_the_local_results(tmp_path):
+    """`bordersim run --scheduler` writes the same summary and replications as local
+    processes: replication r draws the same streams wherever it runs."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(yaml.safe_dump(dict(SCENARIO, replications=3)))
+    local, on_dask = tmp_path / "local", tmp_path / "dask"
+    r = CliRunner().invoke(cli, ["run", str(scenario), "-q", "-j", "2", "--out", str(local)],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None, silence_logs=50) as cluster:
+        r = CliRunner().invoke(cli, ["run", str(scenario), "-q", "--scheduler",
+                                     cluster.scheduler_address, "--out", str(on_dask)],
+                               catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+    for name in ("summary.csv", "replications.csv", "timeseries.csv", "costs.csv"):
+        assert (on_dask / name).read_bytes() == (local / name).read_bytes(), name
+
+
+def test_run_refuses_workers_with_a_scheduler(tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(yaml.safe_dump(SCENARIO))
+    r = CliRunner().invoke(cli, ["run", str(scenario), "-j", "2", "--scheduler",
+                                 "tcp://127.0.0.1:8786", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "--scheduler" in r.output
+    assert not (tmp_path / "o").exists()
