@@ -58,7 +58,8 @@ class Verdict:
 
     def as_dict(self) -> dict:
         iv = self.simulated
-        num = (lambda x: None if x is None or math.isnan(x) else x)
+        def num(x):
+            return (None if x is None or math.isnan(x) else x)
         return {"date": self.obs.when.isoformat(timespec="minutes"),
                 "crossing": self.obs.crossing, "class": self.obs.cls,
                 "metric": self.obs.metric, "value_low": self.obs.low,
@@ -159,7 +160,7 @@ def _weights(series: Series, obs: Observation, shown: str) -> np.ndarray:
                                      f"unknown class '{obs.cls}' (expected a class of the "
                                      f"scenario or one of {', '.join(GROUPS)})")])
     w = np.zeros(len(series.crossings))
-    for j, (c, k) in enumerate(zip(series.crossings, series.classes)):
+    for j, (c, k) in enumerate(zip(series.crossings, series.classes, strict=True)):
         if c not in names:
             continue
         spec = scn.classes[k]

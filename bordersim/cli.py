@@ -192,7 +192,7 @@ def format_check(verdicts) -> str:
         rows.append((o.when.strftime("%Y-%m-%d %H:%M"), o.crossing, o.cls, o.metric,
                      f"{o.low:g}-{o.high:g}", sim, mark))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     judged = [v for v in verdicts if v.inside is not None]
     inside = sum(v.inside for v in judged)

@@ -11,7 +11,7 @@ import difflib
 import math
 import re
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -52,7 +52,7 @@ _DURATION_RE = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([
 
 
 def parse_duration(value: Any) -> float:
-    """Hours from a duration: ``"45s"``, ``"15min"``, ``"2h"``, ``"3d"``, ``"1w"``, or a bare number of hours."""
+    """Hours from "45s", "15min", "2h", "3d", "1w", or a bare number of hours."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as '15min' or '2h', got {value!r}")
     if isinstance(value, (int, float)):
@@ -109,7 +109,8 @@ def _duration(value: Any) -> float:
 DURATION_SCHEMA = {
     "anyOf": [
         {"type": "number", "description": "hours"},
-        {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*(s|sec|min|m|h|hr|hours?|d|days?|w|weeks?)?\s*$",
+        {"type": "string",
+         "pattern": r"^\s*[0-9.eE+-]+\s*(s|sec|min|m|h|hr|hours?|d|days?|w|weeks?)?\s*$",
          "description": "a duration such as '45s', '15min', '2h', '3d', '1w'"},
     ]
 }
@@ -337,7 +338,7 @@ def _bare_is_deterministic(value: Any) -> Any:
 
 
 Distribution = Annotated[
-    Union[Exponential, Deterministic, Gamma, Lognormal, Uniform, Triangular, Empirical],
+    Exponential | Deterministic | Gamma | Lognormal | Uniform | Triangular | Empirical,
     Field(discriminator="dist"),
     BeforeValidator(_bare_is_deterministic),
 ]

@@ -46,7 +46,7 @@ class Executor(ABC):
     def map_unordered(self, fn: Callable[[Any], Any], tasks: Sequence) -> Iterator[Any]:
         """Yield fn(task) for every task, in the order they finish."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most executors hold nothing
         """Release what the executor holds (local processes hold nothing between maps)."""
 
     def __enter__(self) -> Executor:

@@ -69,7 +69,8 @@ def _read_yaml(path: Path, shown: str) -> dict:
     except FileNotFoundError:
         raise ScenarioError(shown, [("", "file not found")]) from None
     except IsADirectoryError:
-        raise ScenarioError(shown, [("", "is a folder, expected a scenario file (.yaml)")]) from None
+        raise ScenarioError(shown, [("", "is a folder, expected a scenario file (.yaml)")]) \
+            from None
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(shown, [("", f"cannot read the file: {e}")]) from None
     try:

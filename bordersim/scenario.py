@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import difflib
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
-    WithJsonSchema,
     Field,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from bordersim.distributions import (
     TIME_SCHEMA,
-    NoBool,
-    Strict,
     Distribution,
+    NoBool,
     NonNegDuration,
     PositiveDuration,
+    Strict,
     parse_time,
     to_datetime,
 )
@@ -110,7 +108,7 @@ class Crossing(Strict):
         return self
 
 
-Scope = Union[Literal["all"], list[Name]]
+Scope = Literal["all"] | list[Name]
 
 
 def _time_text(value: Any) -> Any:
@@ -145,9 +143,9 @@ class Divert(Strict):
     """Go elsewhere when the queue ahead is over a threshold on arrival at ``from``."""
 
     from_: Name = Field(alias="from")
-    to: Union[Name, list[Name]]
+    to: Name | list[Name]
     queue_over: Count = Field(ge=0)
-    travel: Union[NonNegDuration, dict[Name, NonNegDuration]]
+    travel: NonNegDuration | dict[Name, NonNegDuration]
 
     def targets(self) -> list[str]:
         return [self.to] if isinstance(self.to, str) else list(self.to)
@@ -166,7 +164,7 @@ class Defer(Strict):
 class Behaviour(Strict):
     patience: dict[str, Distribution] = Field(default_factory=dict)
     balk: dict[str, Balk] = Field(default_factory=dict)
-    divert: dict[str, Union[Divert, list[Divert]]] = Field(default_factory=dict)
+    divert: dict[str, Divert | list[Divert]] = Field(default_factory=dict)
     defer: dict[str, Defer] = Field(default_factory=dict)
 
     def divert_rules(self, cls: str) -> list[Divert]:
@@ -191,7 +189,7 @@ class Economics(Strict):
     vehicle_cost_per_hour: dict[str, NonNeg] = Field(default_factory=dict)
     cargo_time_cost_per_day: Annotated[float, Field(ge=0, le=1)] = 0.0
     spoilage: Spoilage | None = None
-    lost_unit_value: dict[str, Union[NonNeg, Literal["cargo"], CargoShare]] = Field(
+    lost_unit_value: dict[str, NonNeg | Literal["cargo"] | CargoShare] = Field(
         default_factory=dict)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 __all__ = ["erlang_c", "mmc_wq", "mg1_wq", "md1_wq", "mm1_wq"]
 
 

@@ -147,7 +147,7 @@ def _deferred_deterministic(scn: Scenario, cls: str, rate0: float, pw: np.ndarra
     horizon = scn.duration
     bp = _breakpoints(horizon, offset_h, has_profile, steps)
     ends = [t for t, _ in steps[1:]] + [math.inf]
-    for (t0, f), t1 in zip(steps, ends):
+    for (t0, f), t1 in zip(steps, ends, strict=True):
         if f >= 1 or t1 >= horizon:
             continue
         seg = bp[(bp >= t0) & (bp <= min(t1, horizon))]

@@ -30,7 +30,7 @@ def _scenario(**over) -> dict:
 
 def _records(eng, crossing):
     g = next(g for g in eng.groups if g.crossing == crossing)
-    return sorted(zip(g.out_arr, g.out_wait, g.out_exit, g.out_code))
+    return sorted(zip(g.out_arr, g.out_wait, g.out_exit, g.out_code, strict=True))
 
 
 def test_divert_picks_the_alternative_with_least_delay_plus_travel():

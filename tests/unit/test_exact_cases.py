@@ -68,14 +68,15 @@ def group(eng, cls="truck", crossing="x"):
 def outcomes(eng, cls="truck", crossing="x"):
     """(arrival, wait, exit, outcome) of every unit of a class, by arrival time."""
     g = group(eng, cls, crossing)
-    rows = sorted(zip(g.out_arr, g.out_wait, g.out_exit, g.out_code), key=lambda r: r[0])
+    rows = sorted(zip(g.out_arr, g.out_wait, g.out_exit, g.out_code, strict=True),
+                  key=lambda r: r[0])
     return [(a, w, e, Outcome(c)) for a, w, e, c in rows]
 
 
 def intervals(eng, cls="truck"):
     """Every waiting interval (join, leave) of a class, sorted."""
     g = group(eng, cls)
-    return sorted(zip(g.q_join, g.q_leave))
+    return sorted(zip(g.q_join, g.q_leave, strict=True))
 
 
 def assert_outcomes(eng, expected, cls="truck", crossing="x"):

@@ -139,7 +139,7 @@ def test_extends_is_relative_to_the_extending_file(tmp_path, monkeypatch):
 
 def test_extends_from_a_subfolder_to_the_parent(tmp_path, monkeypatch):
     write(tmp_path / "base.yaml", BASE)
-    child = write(tmp_path / "counterfactuals" / "early.yaml",
+    write(tmp_path / "counterfactuals" / "early.yaml",
                   "extends: ../base.yaml\nname: early\npolicy: []\n")
     monkeypatch.chdir(tmp_path / "counterfactuals")
     s = load_scenario(Path("early.yaml")).scenario
