@@ -12,6 +12,7 @@ validated here, before anything runs.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
@@ -124,10 +125,8 @@ def _bound(text: str, source: str) -> tuple[str, Any]:
             raise _err(source, f"expected a finite number, got {text.strip()!r}")
         return "number", value
     if isinstance(value, str) and _DATE_RE.match(value):
-        try:
+        with contextlib.suppress(ValueError):
             return "time", to_datetime(value)
-        except ValueError:
-            pass
     try:
         return "hours", parse_duration(value)
     except ValueError:
@@ -433,10 +432,8 @@ def numeric_value(value: Any, start: datetime | None = None) -> float:
             return math.nan
         ref = start or datetime(1970, 1, 1)
         return (t - ref) / timedelta(days=1)
-    try:
+    with contextlib.suppress(ValueError):
         return float(text)
-    except ValueError:
-        pass
     try:
         return parse_duration(text)
     except ValueError:
