@@ -14,7 +14,6 @@ replications lies inside the observed range.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -141,7 +140,6 @@ def load_series(results_dir: Path) -> Series:
                                                "`bordersim run`?")])
     data = yaml.safe_load((d / "scenario.resolved.yaml").read_text())
     scn = scenario_from_dict(data, str(d / "scenario.resolved.yaml")).scenario
-    json.loads((d / "manifest.json").read_text())
     with np.load(d / SERIES_FILE) as z:
         return Series(scn, z["queue"], z["crossed"], [str(x) for x in z["crossing"]],
                       [str(x) for x in z["cls"]])

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bordersim.scenario import ClassSpec, Economics
+from bordersim.scenario import CargoShare, ClassSpec, Economics
 
 __all__ = ["COMPONENTS", "unit_costs", "hourly_costs", "lost_value"]
 
@@ -47,9 +47,8 @@ def lost_value(econ: Economics, cls: str, cargo: np.ndarray | None, n: int) -> n
         return np.zeros(n)
     if value == "cargo":
         return cargo.copy() if cargo is not None else np.zeros(n)
-    if isinstance(value, dict) or hasattr(value, "cargo_share"):
-        share = value["cargo_share"] if isinstance(value, dict) else value.cargo_share
-        return share * cargo if cargo is not None else np.zeros(n)
+    if isinstance(value, CargoShare):
+        return value.cargo_share * cargo if cargo is not None else np.zeros(n)
     return np.full(n, float(value))
 
 

@@ -1,4 +1,4 @@
-"""Replications of a scenario, in parallel processes, gathered in replication order.
+"""Replications of a scenario, on local processes or a Dask cluster, gathered in order.
 
 Replication ``r`` draws from ``SeedSequence(seed, spawn_key=(r, ...))`` whichever
 process runs it, and results are combined in replication order, so the output
@@ -15,7 +15,7 @@ import numpy as np
 
 from bordersim.executors import batch_size, default_workers, make_executor
 from bordersim.measure import METRICS, ReplicationResult, measure
-from bordersim.model import compile_timeline, run_model
+from bordersim.model import run_model
 from bordersim.scenario import ALL, Scenario
 from bordersim.stats import Interval, t_interval
 
@@ -25,7 +25,7 @@ __all__ = ["simulate", "run_experiment", "ExperimentResult", "default_workers"]
 def simulate(scn: Scenario, replication: int, seed: int | None = None) -> ReplicationResult:
     """One replication, start to end: a pure function of scenario, seed and index."""
     seed = scn.seed if seed is None else seed
-    eng = run_model(scn, replication, seed, compile_timeline(scn))
+    eng = run_model(scn, replication, seed)
     return measure(eng, scn, replication)
 
 

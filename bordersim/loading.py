@@ -136,11 +136,8 @@ def apply_override(data: dict, parts: list[str | int], value: Any, text: str) ->
                 where = format_path(tuple(parts[:i]))
                 raise ScenarioError(f"--set {text}", [(where, _not_an_index(part, len(node)))])
         elif isinstance(node, dict):
-            key = str(part)
-            if isinstance(part, int) and part not in node and key in node:
-                part = key
-            elif isinstance(part, int) and part not in node:
-                part = key
+            if isinstance(part, int) and part not in node:
+                part = str(part)
         else:
             where = format_path(tuple(parts[:i]))
             raise ScenarioError(f"--set {text}", [(where, f"holds the value {node!r}, which has no "

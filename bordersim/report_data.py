@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from scipy import stats as sps
 
 from bordersim.loading import ScenarioError, scenario_from_dict
+from bordersim.model.arrivals import expected_rate
 from bordersim.model.timeline import Timeline, compile_timeline
 from bordersim.results import SERIES_FILE, WAITS_FILE
 from bordersim.scenario import ALL, Scenario
+from bordersim.stats import t_half_width
 
 __all__ = ["ResultsData", "Band", "Phase", "load_results", "band", "hourly_demand",
            "daily", "crossing_label"]
@@ -171,29 +172,19 @@ def load_results(folder: Path) -> ResultsData:
 
 def band(x: np.ndarray, axis: int = 0) -> Band:
     """Mean and 95% t-interval over replications (axis 0), cut at zero."""
-    n = x.shape[axis]
     mean = x.mean(axis=axis)
-    if n < 2:
+    if x.shape[axis] < 2:
         return Band(mean, mean, mean)
-    half = sps.t.ppf(0.975, n - 1) * x.std(axis=axis, ddof=1) / math.sqrt(n)
+    half = t_half_width(x, axis)
     return Band(mean, np.maximum(mean - half, 0.0), mean + half)
 
 
 def hourly_demand(data: ResultsData, crossing: str, cls: str) -> np.ndarray:
     """Expected arrivals in each hour: demand per day x hourly profile x the policy's demand
     factor. Trips deferred to after a phase and units diverted here are not included."""
-    scn = data.scenario
-    c = scn.crossings[crossing]
-    rate = c.demand.get(cls, 0.0) / 24.0
-    w = np.ones(24) if c.profile is None else np.asarray(c.profile, dtype=float)
-    w = w * (24.0 / w.sum())
-    h = np.arange(data.n_hours, dtype=float)
-    offset = scn.start.hour + scn.start.minute / 60
     steps = data.timeline.demand_factor.get((crossing, cls), [(0.0, 1.0)])
-    st = np.array([t for t, _ in steps])
-    fs = np.array([f for _, f in steps])
-    factor = fs[np.maximum(np.searchsorted(st, h + 0.5, side="right") - 1, 0)]
-    return rate * w[((h + offset) % 24).astype(int)] * factor
+    mid = np.arange(data.n_hours, dtype=float) + 0.5     # the rate in the middle of each hour
+    return expected_rate(data.scenario, crossing, cls, mid, steps)
 
 
 def daily(hourly: np.ndarray) -> np.ndarray:

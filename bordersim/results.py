@@ -25,7 +25,7 @@ from bordersim.economics import COMPONENTS
 from bordersim.experiment import ExperimentResult
 from bordersim.loading import LoadedScenario, dump_yaml
 from bordersim.measure import METRICS
-from bordersim.stats import t_interval
+from bordersim.stats import t_half_width, t_interval
 
 __all__ = ["write_results", "atomic_folder", "fmt", "summary_table"]
 
@@ -97,15 +97,10 @@ def timeseries_csv(res: ExperimentResult) -> str:
     for key in keys:
         q = np.array([r.queue[key] for r in res.replications])
         x = np.array([r.crossed[key] for r in res.replications])
-        n = len(res.replications)
         qm = q.mean(axis=0)
         xm = x.mean(axis=0)
         cm = np.array([r.cost[key] for r in res.replications]).mean(axis=0)
-        if n > 1:
-            from scipy import stats as sps
-            half = sps.t.ppf(0.975, n - 1) * q.std(axis=0, ddof=1) / math.sqrt(n)
-        else:
-            half = np.full(n_hours, math.nan)
+        half = t_half_width(q)
         for h in range(n_hours):
             # a queue is never negative: the interval is cut at zero
             rows.append([stamps[h], *key, qm[h], max(0.0, qm[h] - half[h]), qm[h] + half[h],

@@ -67,6 +67,15 @@ class Lane(Strict):
     service: dict[str, Distribution] = Field(min_length=1)
 
 
+def _first_repeat(names: list[str]) -> str | None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 class Stage(Strict):
     name: Name
     lanes: list[Lane] = Field(min_length=1)
@@ -74,10 +83,9 @@ class Stage(Strict):
 
     @model_validator(mode="after")
     def _unique_lanes(self) -> Stage:
-        names = [lane.name for lane in self.lanes]
-        for i, name in enumerate(names):
-            if name in names[:i]:
-                raise ValueError(f"lane name '{name}' appears twice in stage '{self.name}'")
+        name = _first_repeat([lane.name for lane in self.lanes])
+        if name is not None:
+            raise ValueError(f"lane name '{name}' appears twice in stage '{self.name}'")
         return self
 
 
@@ -101,10 +109,9 @@ class Crossing(Strict):
 
     @model_validator(mode="after")
     def _unique_stages(self) -> Crossing:
-        names = [s.name for s in self.stages]
-        for i, name in enumerate(names):
-            if name in names[:i]:
-                raise ValueError(f"stage name '{name}' appears twice")
+        name = _first_repeat([s.name for s in self.stages])
+        if name is not None:
+            raise ValueError(f"stage name '{name}' appears twice")
         return self
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-__all__ = ["Interval", "t_interval", "paired_interval", "welch_interval"]
+__all__ = ["Interval", "t_interval", "t_half_width", "paired_interval", "welch_interval"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,15 @@ class Interval:
 
     def contains(self, value: float) -> bool:
         return self.ci_low <= value <= self.ci_high
+
+
+def t_half_width(values: np.ndarray, axis: int = 0, level: float = 0.95) -> np.ndarray:
+    """Half-width t(1-(1-level)/2, n-1)·s/√n over ``axis`` (n replications); NaN when n < 2."""
+    n = values.shape[axis]
+    if n < 2:
+        return np.full(np.delete(values.shape, axis), math.nan)
+    t = float(sps.t.ppf(0.5 + level / 2, n - 1))
+    return t * values.std(axis=axis, ddof=1) / math.sqrt(n)
 
 
 def t_interval(values, level: float = 0.95) -> Interval:

@@ -8,7 +8,13 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from bordersim.model.arrivals import ArrivalStream, draw_arrivals, purposes, stream
+from bordersim.model.arrivals import (
+    ArrivalStream,
+    day_offset_h,
+    draw_arrivals,
+    purposes,
+    stream,
+)
 from bordersim.model.engine import Engine, Group, LaneRT, Outcome, StageRT
 from bordersim.model.timeline import Timeline, compile_timeline
 from bordersim.scenario import Scenario
@@ -21,9 +27,7 @@ def build(scn: Scenario, replication: int, seed: int,
     """The engine of one replication, its arrivals drawn, ready to run."""
     timeline = timeline or compile_timeline(scn)
     env = simpy.Environment()
-    start = scn.start
-    day_offset_h = start.hour + start.minute / 60 + start.second / 3600
-    eng = Engine(env, scn.duration, day_offset_h)
+    eng = Engine(env, scn.duration, day_offset_h(scn))
     for cname, c in scn.crossings.items():
         for si, st in enumerate(c.stages):
             srt = StageRT(cname, st.name, si, timeline.base[(cname, st.name)])

@@ -19,7 +19,8 @@ import numpy as np
 
 from bordersim.scenario import ALL, Scenario
 
-__all__ = ["stream", "ArrivalStream", "draw_arrivals", "purposes"]
+__all__ = ["stream", "ArrivalStream", "draw_arrivals", "purposes", "expected_rate",
+           "day_offset_h"]
 
 
 def _name_key(name: str) -> int:
@@ -38,6 +39,19 @@ class ArrivalStream:
     cls: str
     times: np.ndarray           # hours, sorted
     attrs: dict                 # purpose tuple -> list of floats, one per unit
+
+
+def day_offset_h(scn: Scenario) -> float:
+    """Hours from the calendar midnight before ``start`` to ``start``."""
+    return scn.start.hour + scn.start.minute / 60 + scn.start.second / 3600
+
+
+def expected_rate(scn: Scenario, crossing: str, cls: str, t: np.ndarray,
+                  steps: list) -> np.ndarray:
+    """Arrivals per hour the scenario sends at times t (hours since start): demand ×
+    hourly profile × the demand-factor step function ``steps``."""
+    rate0 = scn.crossings[crossing].demand.get(cls, 0.0) / 24.0
+    return _rate_at(t, rate0, _profile_weights(scn, crossing), day_offset_h(scn), steps)
 
 
 def _profile_weights(scn: Scenario, crossing: str) -> np.ndarray:
@@ -185,7 +199,7 @@ def draw_arrivals(scn: Scenario, replication: int, seed: int, crossing: str, cls
     rate0 = c.demand.get(cls, 0.0) / 24.0
     horizon = scn.duration
     pw = _profile_weights(scn, crossing)
-    offset_h = scn.start.hour + scn.start.minute / 60 + scn.start.second / 3600
+    offset_h = day_offset_h(scn)
     if c.arrival_process == "deterministic":
         times = _deterministic_times(rate0, pw, offset_h, steps, horizon, c.profile is not None)
         times = np.concatenate([times, _deferred_deterministic(

@@ -64,7 +64,7 @@ def _base_settings(scn: Scenario, crossing: str, stage_index: int) -> StageSetti
     )
 
 
-def _apply(cur: StageSettings, base: StageSettings, ph: Phase, lane_names: set) -> StageSettings:
+def _apply(cur: StageSettings, base: StageSettings, ph: Phase, stage: str) -> StageSettings:
     s = base if ph.reset else cur
     kw: dict = {"label": ph.label or s.label}
     if ph.closed is not None:
@@ -75,11 +75,11 @@ def _apply(cur: StageSettings, base: StageSettings, ph: Phase, lane_names: set) 
         merged = dict(base.secondary_probability)
         merged.update(ph.secondary_probability)
         kw["secondary_probability"] = MappingProxyType(merged)
-    if ph.booths is not None:
+    if ph.booths is not None:   # keys are stage/lane; this stage's lanes, the rest as base
         merged = dict(base.booths)
         for key, n in ph.booths.items():
-            stage, lane = key.split("/", 1)
-            if lane in lane_names and key.startswith(stage):
+            name, lane = key.split("/", 1)
+            if name == stage:
                 merged[lane] = n
         kw["booths"] = MappingProxyType(merged)
     if ph.quota_per_day is not None:
@@ -110,12 +110,7 @@ def compile_timeline(scn: Scenario) -> Timeline:
                 if ph.stages != ALL and st.name not in ph.stages:
                     continue
                 key = (cname, st.name)
-                own = {ln.name for ln in st.lanes}
-                booths = None
-                if ph.booths is not None:
-                    booths = {k: v for k, v in ph.booths.items() if k.split("/", 1)[0] == st.name}
-                ph_local = ph.model_copy(update={"booths": booths} if ph.booths is not None else {})
-                new = _apply(cur[key], base[key], ph_local, own)
+                new = _apply(cur[key], base[key], ph, st.name)
                 cur[key] = new
                 has_quota = has_quota or bool(new.quota_per_day)
                 changes.append(StageChange(t, cname, st.name, new))
