@@ -354,6 +354,10 @@ class Engine:
                 if stage.referral[g.cls][u.i] < p:
                     self._enqueue(u, sec)
                     return
+        self._next_stage(u)
+
+    def _next_stage(self, u: Unit) -> None:
+        g = u.g
         u.stage += 1
         if u.stage < len(g.route):
             self.join(u, g.route[u.stage])
@@ -364,11 +368,35 @@ class Engine:
 
     # ---- policy -------------------------------------------------------------------------
     def apply_settings(self, stage: StageRT, settings: StageSettings) -> None:
+        old = stage.settings.secondary_probability
         stage.settings = settings
         for lane in stage.lanes:
             lane.booths = settings.booths.get(lane.name, lane.booths)
+        for cls, sec in stage.secondary.items():
+            p = settings.secondary_probability.get(cls, 0.0)
+            if p < old.get(cls, 0.0):
+                self._release(stage, sec, cls, p)
         for lane in stage.all_lanes():
             self.dispatch(lane)
+
+    def _release(self, stage: StageRT, sec: LaneRT, cls: str, p: float) -> None:
+        """Referral is now rarer: units waiting for secondary inspection that the new
+        policy would not have sent there (referral draw >= p) go on, in queue order."""
+        now = self.env.now
+        draws = stage.referral[cls]
+        keep, go = deque(), []
+        for u in sec.queues[cls]:
+            if u.state != _WAITING:
+                continue
+            (go if draws[u.i] >= p else keep).append(u)
+        sec.queues[cls] = keep
+        sec.items = list(sec.queues.items())
+        sec.single = sec.items[0]
+        for u in go:
+            sec.n_waiting -= 1
+            u.g.waited(u, now)
+            u.state = _IN_SERVICE   # between queues; no longer subject to this visit's patience
+            self._next_stage(u)
 
     def schedule_changes(self, timeline: Timeline) -> None:
         for ch in timeline.changes:

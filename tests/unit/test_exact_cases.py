@@ -434,6 +434,60 @@ def test_secondary_probability_zero_then_one_by_policy():
                           (5, 0, NAN, S)])
 
 
+def test_units_waiting_for_secondary_go_on_when_referral_stops():
+    """Lane 30min, secondary 1 booth 2h (probability 1); from 4.75h a phase sets the
+    probability to 0. T1 lane 1-1.5, sec 1.5-3.5; T2 lane 2-2.5, waits 2.5-3.5, sec 3.5-5.5
+    (in service at the change: finishes); T3 lane 3-3.5, waits in secondary from 3.5 and is
+    waved on at 4.75; T4 lane 4-4.5, waits from 4.5, waved on at 4.75; T5 and T6 lane only."""
+    sec = {"truck": {"probability": 1.0, "booths": 1, "service": "2h"}}
+    scn = scenario(duration="6.75h", stages=[stage(secondary=sec)],
+                   policy=[{"at": "4.75h", "secondary_probability": {"truck": 0.0}}])
+    eng = run(scn)
+    assert_outcomes(eng, [(1, 0, 3.5, C), (2, 1.0, 5.5, C), (3, 1.25, 4.75, C),
+                          (4, 0.25, 4.75, C), (5, 0, 5.5, C), (6, 0, 6.5, C)])
+    assert_intervals(eng, [(1, 1), (1.5, 1.5), (2, 2), (2.5, 3.5), (3, 3), (3.5, 4.75),
+                           (4, 4), (4.5, 4.75), (5, 5), (6, 6)])
+    assert eng.stages[("x", "s")].secondary["truck"].n_waiting == 0
+
+
+def test_units_waved_on_from_secondary_join_the_next_stage_in_queue_order():
+    """Stage A: lane 30min, secondary 2h (probability 1, 1 booth); stage B: lane 1h. From
+    4.75h nobody is referred. T1 A 1-1.5, sec 1.5-3.5, B 3.5-4.5. T2 A 2-2.5, waits sec
+    2.5-3.5, sec 3.5-5.5, waits B 5.5-6.75, B from 6.75 (in service at 7h). T3 A 3-3.5, waits
+    sec 3.5-4.75, waved on: B 4.75-5.75. T4 A 4-4.5, waits sec 4.5-4.75, waved on behind T3:
+    waits B 4.75-5.75, B 5.75-6.75. T5 A 5-5.5, waits B from 5.5 behind T2 (whose event at
+    5.5 was scheduled first). T6 A 6-6.5, waits B from 6.5."""
+    sec = {"truck": {"probability": 1.0, "booths": 1, "service": "2h"}}
+    scn = scenario(duration="7h",
+                   stages=[stage("A", secondary=sec), stage("B", [lane(truck="1h")])],
+                   policy=[{"at": "4.75h", "secondary_probability": {"truck": 0.0}}])
+    eng = run(scn)
+    assert_outcomes(eng, [(1, 0, 4.5, C), (2, 2.25, NAN, S), (3, 1.25, 5.75, C),
+                          (4, 1.25, 6.75, C), (5, 1.5, NAN, W), (6, 0.5, NAN, W)])
+
+
+def test_a_lower_referral_waves_on_exactly_the_units_it_would_not_have_sent():
+    """Twenty trucks referred (probability 1) to a secondary pool too slow for them; at 30h
+    the probability falls to 0.5. The units then waiting whose referral draw is at least 0.5
+    leave at 30h; the rest stay in the pool."""
+    sec = {"truck": {"probability": 1.0, "booths": 1, "service": "20h"}}
+    scn = scenario(duration="31h", demand={"truck": 24},
+                   stages=[stage(lanes=[lane(truck="1min")], secondary=sec)],
+                   policy=[{"at": "30h", "secondary_probability": {"truck": 0.5}}])
+    eng = run(scn)
+    g = group(eng)
+    draws = g.attrs[("referral", "s")]
+    released = {i for i, e, c in zip(g.out_unit, g.out_exit, g.out_code, strict=True)
+                if c == C and e == pytest.approx(30.0)}
+    # T1 is in service 1-21, T2 from 21; T3..T29 wait in the pool at 30h. T30 arrives at
+    # 30h and meets the new probability when it leaves the lane.
+    waiting_at_30 = set(range(2, 29))
+    assert released == {i for i in waiting_at_30 if draws[i] >= 0.5}
+    assert 0 < len(released) < len(waiting_at_30)
+    still = {u.i for u in eng.stages[("x", "s")].secondary["truck"].queues["truck"]}
+    assert still == {i for i in [*waiting_at_30, 29] if draws[i] < 0.5}
+
+
 # ---- patience and balking ------------------------------------------------------------------------
 
 def test_patience_reneges_at_the_exact_time():
