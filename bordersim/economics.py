@@ -32,9 +32,18 @@ def _per_hour(econ: Economics, cls: str, spec: ClassSpec) -> float:
             + econ.vehicle_cost_per_hour.get(cls, 0.0))
 
 
+def _cargo_per_hour(econ: Economics, cargo: np.ndarray) -> np.ndarray:
+    """Cost of one hour's delay to each cargo value (Hummels–Schaur rate)."""
+    return cargo * econ.cargo_time_cost_per_day / 24.0
+
+
+def _spoils(econ: Economics, spec: ClassSpec) -> bool:
+    return econ.spoilage is not None and spec.perishable_share > 0
+
+
 def _spoiled(econ: Economics, spec: ClassSpec, cargo: np.ndarray,
              wait_h: np.ndarray) -> np.ndarray:
-    if econ.spoilage is None or spec.perishable_share <= 0:
+    if not _spoils(econ, spec):
         return np.zeros(len(wait_h))
     late_days = np.maximum(0.0, wait_h / 24.0 - econ.spoilage.after / 24.0)
     return spec.perishable_share * cargo * -np.expm1(-econ.spoilage.rate_per_day * late_days)
@@ -68,8 +77,7 @@ def unit_costs(econ: Economics | None, cls: str, spec: ClassSpec, wait_h: np.nda
         return {c: zero for c in COMPONENTS}
     per_hour = _per_hour(econ, cls, spec)
     travel = zero if travel_h is None else travel_h
-    cargo_rate = (np.zeros(n) if cargo is None
-                  else cargo * econ.cargo_time_cost_per_day / 24.0)
+    cargo_rate = np.zeros(n) if cargo is None else _cargo_per_hour(econ, cargo)
     return {
         "time": wait_h * per_hour,
         "cargo_time": wait_h * cargo_rate,
@@ -140,10 +148,10 @@ def hourly_costs(econ: Economics | None, cls: str, spec: ClassSpec, n_hours: int
         return out
     rate = np.full(len(join), _per_hour(econ, cls, spec))
     if visit_cargo is not None:
-        rate = rate + visit_cargo * econ.cargo_time_cost_per_day / 24.0
+        rate = rate + _cargo_per_hour(econ, visit_cargo)
     if len(join):
         out += _accrued_linear(join, leave, rate, n_hours)
-        if visit_cargo is not None and econ.spoilage is not None and spec.perishable_share > 0:
+        if visit_cargo is not None and _spoils(econ, spec):
             out += _accrued_spoilage(econ, spec, join, leave, wait0, visit_cargo, n_hours)
     bins = np.arange(n_hours + 1, dtype=float)
     if len(gave_up_at):

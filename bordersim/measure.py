@@ -68,9 +68,7 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
         unit_all = np.asarray(g.out_unit, dtype=np.int64)
         wait_all = np.asarray(g.out_wait)
         exit_all = np.asarray(g.out_exit)
-        travel_all = np.zeros(len(code_all))
-        for k, hours in g.out_travel.items():
-            travel_all[k] = hours
+        travel_all = np.asarray(g.out_travel, dtype=float)
         cargo_list = g.attrs.get(("cargo",))
         cargo_arr = np.asarray(cargo_list) if cargo_list is not None else None
         cargo_all = cargo_arr[unit_all] if cargo_arr is not None else None
@@ -96,7 +94,7 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
             {c: float(v[inwin].sum()) for c, v in costs_all.items()},
             exit_all[code_all == Outcome.CROSSED],
             float((cargo * wait).sum() / 24.0),
-            float(cargo[(code == Outcome.RENEGED) | (code == Outcome.BALKED)].sum()),
+            float(cargo[gave_up_all[inwin]].sum()),
             cost_hourly,
         ))
     return out

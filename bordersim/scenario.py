@@ -66,6 +66,10 @@ class Lane(Strict):
     booths: Count = Field(ge=1)
     service: dict[str, Distribution] = Field(min_length=1)
 
+    def service_for(self, cls: str) -> Distribution:
+        """The service-time law for a class: its own, else the lane's ``all``."""
+        return self.service.get(cls) or self.service[ALL]
+
 
 def _first_repeat(names: list[str]) -> str | None:
     seen: set[str] = set()

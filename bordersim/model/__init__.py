@@ -22,18 +22,17 @@ from bordersim.scenario import Scenario
 __all__ = ["run_model", "Outcome", "Group", "Engine", "compile_timeline", "Timeline"]
 
 
-def build(scn: Scenario, replication: int, seed: int,
-          timeline: Timeline | None = None) -> Engine:
+def build(scn: Scenario, replication: int, seed: int) -> Engine:
     """The engine of one replication, its arrivals drawn, ready to run."""
-    timeline = timeline or compile_timeline(scn)
+    timeline = compile_timeline(scn)
     env = simpy.Environment()
     eng = Engine(env, scn.duration, day_offset_h(scn))
     for cname, c in scn.crossings.items():
-        for si, st in enumerate(c.stages):
-            srt = StageRT(cname, st.name, si, timeline.base[(cname, st.name)])
+        for st in c.stages:
+            srt = StageRT(timeline.base[(cname, st.name)])
             for ln in st.lanes:
                 lrt = LaneRT(ln.name, srt, ln.booths, list(ln.serves), secondary=False)
-                lrt.mean_svc = {k: (ln.service.get(k) or ln.service["all"]).mean
+                lrt.mean_svc = {k: ln.service_for(k).mean
                                 for k in ln.serves}
                 srt.lanes.append(lrt)
                 for k in ln.serves:
@@ -104,10 +103,9 @@ def _diverted_attributes(scn: Scenario, replication: int, seed: int, g: Group):
     return draw
 
 
-def run_model(scn: Scenario, replication: int, seed: int | None = None,
-              timeline: Timeline | None = None) -> Engine:
+def run_model(scn: Scenario, replication: int, seed: int | None = None) -> Engine:
     """Run one replication to the end of the scenario; the engine holds what happened."""
-    eng = build(scn, replication, scn.seed if seed is None else seed, timeline)
+    eng = build(scn, replication, scn.seed if seed is None else seed)
     eng.env.run(until=scn.duration)
     eng.close()
     return eng

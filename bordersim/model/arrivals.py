@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bordersim.scenario import ALL, Scenario
+from bordersim.scenario import Scenario
 
 __all__ = ["stream", "ArrivalStream", "draw_arrivals", "purposes", "expected_rate",
            "day_offset_h"]
@@ -114,7 +114,7 @@ def purposes(scn: Scenario, crossing: str, cls: str) -> list[tuple]:
     for st in scn.crossings[crossing].stages:
         for ln in st.lanes:
             if cls in ln.serves:
-                dist = ln.service.get(cls) or ln.service[ALL]
+                dist = ln.service_for(cls)
                 out.append((("service", st.name, ln.name), dist))
         sec = st.secondary.get(cls)
         if sec is not None:

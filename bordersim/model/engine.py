@@ -33,9 +33,9 @@ class Outcome(IntEnum):
 
 class Unit:
     __slots__ = ("g", "i", "t_arr", "stage", "wait_h", "t_join", "state", "seq", "joins",
-                 "lane", "uid", "diverted")
+                 "lane", "diverted")
 
-    def __init__(self, g: Group, i: int, t_arr: float, uid: int):
+    def __init__(self, g: Group, i: int, t_arr: float, diverted: bool = False):
         self.g = g
         self.i = i
         self.t_arr = t_arr
@@ -46,8 +46,7 @@ class Unit:
         self.seq = 0
         self.joins = 0
         self.lane = None
-        self.uid = uid
-        self.diverted = False
+        self.diverted = diverted
 
 
 class Group:
@@ -70,7 +69,7 @@ class Group:
         self.q_leave: list[float] = []
         self.q_unit: list[int] = []       # the unit's index in this group's attributes
         self.q_wait0: list[float] = []    # its waiting so far when this visit began
-        self.out_travel: dict[int, float] = {}   # record number -> hours driven when diverted
+        self.out_travel: list[float] = []   # hours driven away (diverted units), else 0
         self.out_unit: list[int] = []
         self.out_arr: list[float] = []
         self.out_wait: list[float] = []
@@ -85,7 +84,8 @@ class Group:
         self.q_wait0.append(u.wait_h)
         u.wait_h += t_leave - u.t_join
 
-    def record(self, u: Unit, code: int, t_exit: float) -> None:
+    def record(self, u: Unit, code: int, t_exit: float, travel_h: float = 0.0) -> None:
+        self.out_travel.append(travel_h)
         self.out_unit.append(u.i)
         self.out_arr.append(u.t_arr)
         self.out_wait.append(u.wait_h)
@@ -113,13 +113,10 @@ class LaneRT:
 
 
 class StageRT:
-    __slots__ = ("crossing", "name", "index", "settings", "lanes", "lanes_for", "secondary",
-                 "referral", "quota_used", "quota_day")
+    __slots__ = ("settings", "lanes", "lanes_for", "secondary", "referral", "quota_used",
+                 "quota_day")
 
-    def __init__(self, crossing: str, name: str, index: int, settings: StageSettings):
-        self.crossing = crossing
-        self.name = name
-        self.index = index
+    def __init__(self, settings: StageSettings):
         self.settings = settings
         self.lanes: list[LaneRT] = []
         self.lanes_for: dict[str, list[LaneRT]] = {}
@@ -137,9 +134,8 @@ class Engine:
         self.env = env
         self.horizon_h = horizon_h
         self.day_offset_h = day_offset_h
-        self.alive: dict[int, Unit] = {}
+        self.alive: dict[Unit, None] = {}   # units at a crossing, in arrival order
         self._seq = 0
-        self._uid = 0
         self.stages: dict[tuple[str, str], StageRT] = {}
         self.groups: list[Group] = []
 
@@ -151,7 +147,6 @@ class Engine:
             merged.extend((t, gi, i) for i, t in enumerate(g.arrivals.times.tolist()))
         merged.sort()
         self._arrivals = merged
-        self._groups_by_index = groups
         self._next_arrival = 0
         if merged:
             ev = Timeout(self.env, merged[0][0])
@@ -165,24 +160,31 @@ class Engine:
         if k + 1 < len(arrivals):
             ev = Timeout(self.env, arrivals[k + 1][0] - t)
             ev.callbacks.append(self._on_arrival)
-        self.arrive(self._groups_by_index[gi], i, t)
+        self.arrive(self.groups[gi], i, t)
 
-    def arrive(self, g: Group, i: int, t: float) -> None:
-        self._uid += 1
-        u = Unit(g, i, t, self._uid)
-        self.alive[u.uid] = u
-        self._enter(u)
-
-    def _enter(self, u: Unit) -> None:
-        g = u.g
-        if g.divert is not None and not u.diverted and self._divert(u):
-            return
-        if g.balk_over is not None and self.queue_ahead(g) > g.balk_over:
-            u.state = _GONE
-            del self.alive[u.uid]
-            g.record(u, Outcome.BALKED, u.t_arr)
-            return
+    def arrive(self, g: Group, i: int, t: float, diverted: bool = False) -> None:
+        u = Unit(g, i, t, diverted)
+        self.alive[u] = None
+        can_divert = g.divert is not None and not diverted
+        if can_divert or g.balk_over is not None:
+            ahead = self.queue_ahead(g)
+            if can_divert and self._divert(u, ahead):
+                return
+            if g.balk_over is not None and ahead > g.balk_over:
+                self._finish(u, Outcome.BALKED, t)
+                return
         self.join(u, g.route[0])
+
+    def _finish(self, u: Unit, code: int, t: float, travel_h: float = 0.0) -> None:
+        """The unit leaves the crossing for good."""
+        u.state = _GONE
+        del self.alive[u]
+        u.g.record(u, code, t, travel_h)
+
+    def _unqueue(self, u: Unit, now: float) -> None:
+        """The unit leaves the queue it waits in; its waiting so far is recorded."""
+        u.lane.n_waiting -= 1
+        u.g.waited(u, now)
 
     def expected_delay(self, g: Group) -> float:
         """Hours a unit of this class arriving now would expect to queue at g's crossing:
@@ -209,10 +211,10 @@ class Engine:
                 total += p * ahead * sec.mean_svc[g.cls] * settings.factor(g.cls) / sec.booths
         return total
 
-    def _divert(self, u: Unit) -> bool:
+    def _divert(self, u: Unit, ahead: int) -> bool:
         g = u.g
         queue_over, targets = g.divert
-        if self.queue_ahead(g) <= queue_over:
+        if ahead <= queue_over:
             return False
         stay = self.expected_delay(g)
         best, best_cost = None, stay
@@ -223,10 +225,7 @@ class Engine:
         if best is None:
             return False
         dest, travel = best
-        u.state = _GONE
-        del self.alive[u.uid]
-        g.out_travel[len(g.out_code)] = travel
-        g.record(u, Outcome.DIVERTED, u.t_arr)
+        self._finish(u, Outcome.DIVERTED, u.t_arr, travel)
         ev = Timeout(self.env, travel, (u, dest))
         ev.callbacks.append(self._arrive_diverted)
         return True
@@ -235,12 +234,8 @@ class Engine:
         origin, dest = ev.value
         now = self.env.now
         i = dest.draw_for_diverted(origin)
-        self._uid += 1
-        u = Unit(dest, i, now, self._uid)
-        u.diverted = True
         dest.extra_arrivals.append(now)
-        self.alive[u.uid] = u
-        self._enter(u)
+        self.arrive(dest, i, now, diverted=True)
 
     def queue_ahead(self, g: Group) -> int:
         """Units waiting on this class's way through the crossing: the shortest lane of each
@@ -276,19 +271,17 @@ class Engine:
         self.dispatch(lane)
         if u.state == _WAITING and u.g.patience is not None:
             remaining = u.g.patience[u.i] - u.wait_h
-            ev = Timeout(self.env, max(0.0, remaining), u.joins)
-            ev.callbacks.append(self._renege_check(u))
+            ev = Timeout(self.env, max(0.0, remaining), (u, u.joins))
+            ev.callbacks.append(self._on_patience)
 
-    def _renege_check(self, u: Unit):
-        def check(ev) -> None:
-            if u.state == _WAITING and u.joins == ev.value:
-                now = self.env.now
-                u.lane.n_waiting -= 1
-                u.g.waited(u, now)
-                u.state = _GONE
-                del self.alive[u.uid]
-                u.g.record(u, Outcome.RENEGED, now)
-        return check
+    def _on_patience(self, ev) -> None:
+        """Patience runs out: the unit reneges if it still waits in the queue it was
+        waiting in when the timer was set."""
+        u, joins = ev.value
+        if u.state == _WAITING and u.joins == joins:
+            now = self.env.now
+            self._unqueue(u, now)
+            self._finish(u, Outcome.RENEGED, now)
 
     def _pick(self, lane: LaneRT, st: StageSettings) -> Unit | None:
         if lane.secondary:
@@ -329,8 +322,7 @@ class Engine:
     def _start(self, u: Unit, lane: LaneRT, st: StageSettings) -> None:
         now = self.env.now
         g = u.g
-        g.waited(u, now)
-        lane.n_waiting -= 1
+        self._unqueue(u, now)
         lane.busy += 1
         u.state = _IN_SERVICE
         cls = g.cls
@@ -362,9 +354,7 @@ class Engine:
         if u.stage < len(g.route):
             self.join(u, g.route[u.stage])
         else:
-            u.state = _GONE
-            del self.alive[u.uid]
-            g.record(u, Outcome.CROSSED, self.env.now)
+            self._finish(u, Outcome.CROSSED, self.env.now)
 
     # ---- policy -------------------------------------------------------------------------
     def apply_settings(self, stage: StageRT, settings: StageSettings) -> None:
@@ -384,19 +374,14 @@ class Engine:
         policy would not have sent there (referral draw >= p) go on, in queue order."""
         now = self.env.now
         draws = stage.referral[cls]
-        keep, go = deque(), []
-        for u in sec.queues[cls]:
-            if u.state != _WAITING:
-                continue
-            (go if draws[u.i] >= p else keep).append(u)
-        sec.queues[cls] = keep
-        sec.items = list(sec.queues.items())
-        sec.single = sec.items[0]
+        q = sec.queues[cls]
+        waiting = [u for u in q if u.state == _WAITING]
+        go = [u for u in waiting if draws[u.i] >= p]
+        q.clear()   # in place: the lane's items/single views keep pointing at it
+        q.extend(u for u in waiting if draws[u.i] < p)
         for u in go:
-            sec.n_waiting -= 1
-            u.g.waited(u, now)
-            u.state = _IN_SERVICE   # between queues; no longer subject to this visit's patience
-            self._next_stage(u)
+            self._unqueue(u, now)
+            self._next_stage(u)   # a new join (or crossing) voids this visit's patience check
 
     def schedule_changes(self, timeline: Timeline) -> None:
         for ch in timeline.changes:
@@ -424,7 +409,7 @@ class Engine:
     def close(self) -> None:
         """Record every unit still at a crossing when the run ends (waits censored at the end)."""
         end = self.horizon_h
-        for u in self.alive.values():
+        for u in self.alive:
             g = u.g
             if u.state == _WAITING:
                 g.waited(u, end)
