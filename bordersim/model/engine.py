@@ -358,13 +358,15 @@ class Engine:
 
     # ---- policy -------------------------------------------------------------------------
     def apply_settings(self, stage: StageRT, settings: StageSettings) -> None:
-        old = stage.settings.secondary_probability
+        old = stage.settings
         stage.settings = settings
         for lane in stage.lanes:
             lane.booths = settings.booths.get(lane.name, lane.booths)
         for cls, sec in stage.secondary.items():
+            if cls in settings.closed:
+                continue    # a refused class stays where it waits
             p = settings.secondary_probability.get(cls, 0.0)
-            if p < old.get(cls, 0.0):
+            if p < old.secondary_probability.get(cls, 0.0) or cls in old.closed:
                 self._release(stage, sec, cls, p)
         for lane in stage.all_lanes():
             self.dispatch(lane)

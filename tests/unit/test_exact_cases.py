@@ -466,6 +466,23 @@ def test_units_waved_on_from_secondary_join_the_next_stage_in_queue_order():
                           (4, 1.25, 6.75, C), (5, 1.5, NAN, W), (6, 0.5, NAN, W)])
 
 
+def test_a_closed_class_is_not_waved_on_until_it_reopens():
+    """As above, but the phase at 4.75h also closes trucks, and they reopen at 6h. T2 (in
+    inspection 3.5-5.5) finishes. T3 and T4 stay in the pool while trucks are refused (the
+    pool does not take T3 when T2 leaves at 5.5) and are waved on at the reopening: T3 waits
+    3.5-6, T4 4.5-6. T5 (5h) waits in the lane until 6, lane 6-6.5, not referred. T6 (6h,
+    after the reopening) waits for T5: lane 6.5-7.0. T7 is in the lane at the end (7.25h)."""
+    sec = {"truck": {"probability": 1.0, "booths": 1, "service": "2h"}}
+    scn = scenario(duration="7.25h", stages=[stage(secondary=sec)],
+                   policy=[{"at": "4.75h", "closed": ["truck"],
+                            "secondary_probability": {"truck": 0.0}},
+                           {"at": "6h", "closed": []}])
+    eng = run(scn)
+    assert_outcomes(eng, [(1, 0, 3.5, C), (2, 1.0, 5.5, C), (3, 2.5, 6.0, C),
+                          (4, 1.5, 6.0, C), (5, 1.0, 6.5, C), (6, 0.5, 7.0, C),
+                          (7, 0, NAN, S)])
+
+
 def test_a_lower_referral_waves_on_exactly_the_units_it_would_not_have_sent():
     """Twenty trucks referred (probability 1) to a secondary pool too slow for them; at 30h
     the probability falls to 0.5. The units then waiting whose referral draw is at least 0.5
