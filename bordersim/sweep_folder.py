@@ -327,8 +327,10 @@ def _check_resumable(work: Path, plan: SweepPlan) -> dict:
     return old
 
 
-def _prepare(plan: SweepPlan, out: Path, resume: bool, force: bool) -> tuple[Path, bool]:
-    """The folder to run in, and whether it holds an earlier part of this sweep."""
+def _prepare(plan: SweepPlan, out: Path, resume: bool,
+             force: bool) -> tuple[Path, dict | None]:
+    """The folder to run in, and the manifest of the earlier part of this sweep it holds
+    (None when it holds none)."""
     partial = partial_folder(out)
     if resume and force:
         raise ScenarioError("--resume", [("", "--resume finishes a sweep, --force starts it "
@@ -336,9 +338,8 @@ def _prepare(plan: SweepPlan, out: Path, resume: bool, force: bool) -> tuple[Pat
     if resume:
         for work in (partial, out):
             if work.exists():
-                _check_resumable(work, plan)
-                return work, True
-        return out, False
+                return work, _check_resumable(work, plan)
+        return out, None
     if out.exists() or partial.exists():
         if not force:
             which = out if out.exists() else partial
@@ -346,8 +347,8 @@ def _prepare(plan: SweepPlan, out: Path, resume: bool, force: bool) -> tuple[Pat
                                                   "finishes it, --force replaces it (the "
                                                   "old one is kept until the new one is done)")])
         shutil.rmtree(partial, ignore_errors=True)
-        return (partial if out.exists() else out), False
-    return out, False
+        return (partial if out.exists() else out), None
+    return out, None
 
 
 def _create(work: Path, plan: SweepPlan, manifest: dict) -> None:
@@ -381,10 +382,9 @@ def run_sweep(plan: SweepPlan, out: Path, executor: Executor, *, resume: bool = 
     t0 = time.perf_counter()
     started = datetime.now()
     command = command or []
-    work, existing = _prepare(plan, out, resume, force)
+    work, old = _prepare(plan, out, resume, force)
     last_metric = plan.metrics[-1]
-    if existing:
-        old = json.loads((work / MANIFEST).read_text(encoding="utf-8"))
+    if old is not None:
         table = read_runs(work / RUNS, last_metric)
         if table.header != next(csv.reader([_header(plan)])):
             raise ScenarioError(f"--resume {work}", [("", "runs.csv has other columns than "
