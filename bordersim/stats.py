@@ -46,9 +46,8 @@ def t_interval(values, level: float = 0.95) -> Interval:
     mean = float(x.mean())
     if n == 1:
         return Interval(mean, math.nan, math.nan, math.nan, 1)
-    std = float(x.std(ddof=1))
-    half = float(sps.t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
-    return Interval(mean, mean - half, mean + half, std, n)
+    half = float(t_half_width(x, level=level))
+    return Interval(mean, mean - half, mean + half, float(x.std(ddof=1)), n)
 
 
 def paired_interval(base, other, level: float = 0.95) -> Interval:
