@@ -33,24 +33,43 @@ def scenario_errors(fn):
     return wrapper
 
 
-def run_options(fn):
-    """Options shared by the commands that run replications."""
+def run_options(default: str = "the scenario's", json_help: str = "Print the summary as JSON."):
+    """Options shared by the commands that run replications: ``default`` says where -n and
+    --seed come from when not given, ``json_help`` what --json prints."""
     options = [
         click.option("--replications", "-n", type=click.IntRange(min=1),
-                     help="Replications (default: the scenario's)."),
-        click.option("--seed", type=click.IntRange(min=0), help="Master seed (default: the "
-                                                                "scenario's)."),
+                     help=f"Replications (default: {default})."),
+        click.option("--seed", type=click.IntRange(min=0),
+                     help=f"Master seed (default: {default})."),
         click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
                      help="Override one scenario value by dotted path, e.g. "
                           "crossings.ak-tilek.stages.0.lanes.0.booths=6. Repeatable."),
         click.option("--workers", "-j", type=click.IntRange(min=1),
                      help="Parallel processes (default: the number of CPUs)."),
-        click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
+        click.option("--json", "as_json", is_flag=True, help=json_help),
         click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors."),
     ]
-    for opt in reversed(options):
-        fn = opt(fn)
-    return fn
+
+    def decorate(fn):
+        for opt in reversed(options):
+            fn = opt(fn)
+        return fn
+    return decorate
+
+
+scheduler_option = click.option(
+    "--scheduler", metavar="ADDR",
+    help="Run on a Dask distributed cluster, e.g. tcp://host:8786, instead of local processes.")
+
+
+def _with_run_sets(sets: list[str], replications: int | None, seed: int | None) -> list[str]:
+    """``--set`` values, then --replications and --seed as ``--set`` values (so they win)."""
+    sets = list(sets)
+    if replications is not None:
+        sets.append(f"replications={replications}")
+    if seed is not None:
+        sets.append(f"seed={seed}")
+    return sets
 
 
 class _Progress:
@@ -100,12 +119,10 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=True, path_type=Path))
-@run_options
+@run_options()
 @click.option("--out", "-o", type=click.Path(path_type=Path),
               help="Results folder (default: results/<scenario name>).")
-@click.option("--scheduler", metavar="ADDR",
-              help="Run on a Dask distributed cluster, e.g. tcp://host:8786, instead of "
-                   "local processes.")
+@scheduler_option
 @scenario_errors
 def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler):
     """Run a scenario's replications and write its results folder."""
@@ -114,12 +131,7 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
 
     if scheduler and workers:
         _fail("--workers sets local processes; with --scheduler the cluster's workers run")
-    sets = list(overrides)
-    if replications is not None:
-        sets.append(f"replications={replications}")
-    if seed is not None:
-        sets.append(f"seed={seed}")
-    loaded = load_scenario(scenario, sets)
+    loaded = load_scenario(scenario, _with_run_sets(overrides, replications, seed))
     scn = loaded.scenario
     out = out or Path("results") / scn.name
     _check_out(out)
@@ -168,7 +180,10 @@ def validate(scenarios, overrides, show):
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @scenario_errors
 def check_cmd(results_dir, observations, as_json):
-    """Put observed figures beside the simulated mean and 95% CI at the same time."""
+    """Put observed figures beside the simulated mean and 95% CI at the same time.
+
+    Writes check.csv into RESULTS_DIR, replacing any earlier one.
+    """
     from bordersim.check import check, write_check
 
     verdicts = check(results_dir, observations)
@@ -239,15 +254,14 @@ def verify(replications, seed, workers, level):
 @cli.command()
 @click.argument("base", type=click.Path(path_type=Path))
 @click.argument("others", nargs=-1, required=True, type=click.Path(path_type=Path))
-@run_options
+@run_options(default="BASE's", json_help="Print the comparison rows (each OTHER against BASE, "
+                                         "every metric) as JSON.")
 @click.option("--out", "-o", type=click.Path(path_type=Path),
               help="Compare folder (default: results/compare-<base name>).")
 @click.option("--metric", "-m", "metrics", multiple=True, metavar="NAME",
               help="Metric to print (repeatable; 'all' for every one). Default: crossed, "
                    "waits, queues and cost; compare.csv always has every metric.")
-@click.option("--scheduler", metavar="ADDR",
-              help="Run on a Dask distributed cluster, e.g. tcp://host:8786, instead of "
-                   "local processes.")
+@scheduler_option
 @scenario_errors
 def compare(base, others, replications, seed, overrides, workers, as_json, quiet, out,
             metrics, scheduler):
@@ -368,14 +382,14 @@ def _sweep_table(rows: list[dict], paths: list[str], metrics: list[str], most: i
 @click.option("--points", type=click.IntRange(min=2),
               help="Points of a Latin hypercube (default: 10 per varied path).")
 @click.option("--spec", "spec_file", type=click.Path(path_type=Path),
-              help="A sweep file with scenario, vary, design, points, replications, metrics "
-                   "(paths relative to it); options given here override it.")
+              help="A sweep file with scenario, vary, design, points, replications, seed, "
+                   "metrics, set, out (paths relative to it); options given here override it.")
 @click.option("--metrics", "metric_names", multiple=True, metavar="NAMES",
               help="Metrics to keep, comma-separated (default: all). Keeps runs.csv small.")
-@run_options
-@click.option("--scheduler", metavar="ADDR",
-              help="Run on a Dask distributed cluster, e.g. tcp://host:8786, instead of "
-                   "local processes.")
+@run_options(default="the --spec file's, else the scenario's",
+             json_help="Print what ran as JSON (folder, design, points, replications, runs, "
+                       "done_before, ran, wall_seconds) instead of the table.")
+@scheduler_option
 @click.option("--resume", is_flag=True,
               help="Finish an interrupted sweep: run only what its folder lacks.")
 @click.option("--force", is_flag=True,
@@ -399,13 +413,9 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
         _fail("--workers sets local processes; with --scheduler the cluster's workers run")
     given = [parse_vary(text) for text in varies]    # these replace the spec's, path by path
     factors = [f for f in spec.get("vary", []) if f.path not in {g.path for g in given}] + given
-    sets = [*spec.get("set", []), *overrides]
     replications = replications or spec.get("replications")
     seed = seed if seed is not None else spec.get("seed")
-    if replications is not None:
-        sets.append(f"replications={replications}")
-    if seed is not None:
-        sets.append(f"seed={seed}")
+    sets = _with_run_sets([*spec.get("set", []), *overrides], replications, seed)
     metrics = parse_metrics(metric_names) if metric_names else spec.get("metrics")
     plan = plan_sweep(spec.get("scenario") or scenario, factors,
                       design=design or spec.get("design"),

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bordersim.loading import LoadedScenario, ScenarioError, load_scenario
+from bordersim.results import shown_keys  # also imported from here by the reports
 from bordersim.scenario import ALL
 from bordersim.stats import Interval, paired_interval, t_interval, welch_interval
 
@@ -324,20 +325,6 @@ def write_compare(out: Path, inputs: list[CompareInput], results: dict,
 
 
 # -- printing -------------------------------------------------------------------------------
-
-def shown_keys(keys: list[Key]) -> list[Key]:
-    """Rows worth showing: totals only where they add up more than one row."""
-    own = [k for k in keys if ALL not in k]
-    n_cls = {c: sum(1 for x in own if x[0] == c) for c, _ in own}
-    n_crs = {k: sum(1 for x in own if x[1] == k) for _, k in own}
-    out = []
-    for c, k in keys:
-        if (c != ALL and k != ALL) or (c != ALL and n_cls.get(c, 0) > 1) \
-                or (c == ALL and k != ALL and n_crs.get(k, 0) > 1) \
-                or (c == ALL and k == ALL and len(own) > 1):
-            out.append((c, k))
-    return out
-
 
 def _g(x: float, sign: bool = False) -> str:
     if math.isnan(x):

@@ -10,6 +10,7 @@ import contextlib
 import difflib
 import math
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -30,7 +31,7 @@ __all__ = [
     "parse_duration",
     "parse_time",
     "to_datetime",
-    "Duration",
+    "did_you_mean",
     "Distribution",
     "Exponential",
     "Deterministic",
@@ -102,6 +103,12 @@ def parse_time(value: Any, start: datetime) -> float:
         ) from None
 
 
+def did_you_mean(word: Any, known: Sequence[str]) -> str:
+    """The hint "; did you mean 'x'?" for the closest of ``known`` to ``word``, else ""."""
+    close = difflib.get_close_matches(str(word), known, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def _duration(value: Any) -> float:
     return parse_duration(value)
 
@@ -121,9 +128,6 @@ TIME_SCHEMA = {
     ],
     "description": "calendar time, or a duration meaning an offset from start",
 }
-
-Duration = Annotated[float, BeforeValidator(_duration), WithJsonSchema(DURATION_SCHEMA)]
-"""A number of hours, written in a scenario as a duration string or a bare number."""
 
 PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0),
                              WithJsonSchema(DURATION_SCHEMA)]
@@ -157,12 +161,11 @@ class Strict(BaseModel):
                 known.add(field.alias or name)
             for key in data:
                 if key not in known:
-                    close = difflib.get_close_matches(str(key), sorted(known), n=1)
-                    hint = f"; did you mean '{close[0]}'?" if close else ""
                     raise PydanticCustomError(
                         "unknown_key",
                         "unknown key '{key}'{hint} (expected one of: {known})",
-                        {"key": key, "hint": hint, "known": ", ".join(sorted(known))},
+                        {"key": key, "hint": did_you_mean(key, sorted(known)),
+                         "known": ", ".join(sorted(known))},
                     )
         return data
 

@@ -61,14 +61,13 @@ class ExperimentResult:
                 yield key, metric, self.interval(key, metric)
 
 
-def run_experiment(scn: Scenario, replications: int | None = None, seed: int | None = None,
-                   workers: int | None = None,
+def run_experiment(scn: Scenario, *, workers: int | None = None,
                    progress: Callable[[int], None] | None = None,
                    scheduler: str | None = None) -> ExperimentResult:
-    """Run the replications on local processes (``workers``) or on the Dask cluster at
-    ``scheduler``; ``progress(k)`` is called as each batch of k finishes."""
-    n = scn.replications if replications is None else replications
-    seed = scn.seed if seed is None else seed
+    """Run the scenario's replications, with its seed, on local processes (``workers``) or
+    on the Dask cluster at ``scheduler``; ``progress(k)`` is called as each batch of k
+    finishes."""
+    n, seed = scn.replications, scn.seed
     done: dict[int, ReplicationResult] = {}
     with make_executor(None if scheduler else max(1, min(workers or default_workers(), n)),
                        scheduler) as executor:

@@ -25,9 +25,10 @@ from bordersim.economics import COMPONENTS
 from bordersim.experiment import ExperimentResult
 from bordersim.loading import LoadedScenario, dump_yaml
 from bordersim.measure import METRICS
+from bordersim.scenario import ALL
 from bordersim.stats import t_half_width, t_interval
 
-__all__ = ["write_results", "atomic_folder", "fmt", "summary_table"]
+__all__ = ["write_results", "atomic_folder", "fmt", "summary_table", "shown_keys"]
 
 
 def fmt(x) -> str:
@@ -157,7 +158,6 @@ def write_waits(path: Path, res: ExperimentResult) -> None:
 
 def manifest(res: ExperimentResult, loaded: LoadedScenario, command: list[str],
              started: datetime, finished: datetime) -> dict:
-    import numpy
     import simpy
 
     return {
@@ -174,7 +174,7 @@ def manifest(res: ExperimentResult, loaded: LoadedScenario, command: list[str],
         "versions": {
             "bordersim": __version__,
             "simpy": simpy.__version__,
-            "numpy": numpy.__version__,
+            "numpy": np.__version__,
             "python": platform.python_version(),
         },
         "command": command,
@@ -206,23 +206,17 @@ def write_results(out: Path, res: ExperimentResult, loaded: LoadedScenario,
     return atomic_folder(out, write)
 
 
-def _table_keys(res: ExperimentResult) -> list[tuple[str, str]]:
+def shown_keys(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Rows worth showing: totals only where they add up more than one row."""
-    keys = res.keys()
-    own = [k for k in keys if "all" not in k]
-    per_crossing = {c: [k for k in own if k[0] == c] for c, _ in own}
-    per_class = {k: [x for x in own if x[1] == k] for _, k in own}
+    own = [k for k in keys if ALL not in k]
+    n_cls = {c: sum(1 for x in own if x[0] == c) for c, _ in own}
+    n_crs = {k: sum(1 for x in own if x[1] == k) for _, k in own}
     out = []
-    for key in keys:
-        c, k = key
-        if c != "all" and k != "all":
-            out.append(key)
-        elif c != "all" and k == "all" and len(per_crossing.get(c, [])) > 1:
-            out.append(key)
-        elif c == "all" and k != "all" and len(per_class.get(k, [])) > 1:
-            out.append(key)
-        elif c == "all" and k == "all" and len(own) > 1:
-            out.append(key)
+    for c, k in keys:
+        if (c != ALL and k != ALL) or (c != ALL and n_cls.get(c, 0) > 1) \
+                or (c == ALL and k != ALL and n_crs.get(k, 0) > 1) \
+                or (c == ALL and k == ALL and len(own) > 1):
+            out.append((c, k))
     return out
 
 
@@ -235,7 +229,7 @@ def summary_table(res: ExperimentResult) -> str:
             ("cost_total", f"cost {cur}".strip(), "{:,.0f}")]
     header = ["crossing", "class"] + [c[1] for c in cols]
     lines = []
-    for key in _table_keys(res):
+    for key in shown_keys(res.keys()):
         row = list(key)
         for metric, _, spec in cols:
             iv = res.interval(key, metric)

@@ -7,7 +7,6 @@ in :func:`check_references`, which reports field paths like pydantic does.
 
 from __future__ import annotations
 
-import difflib
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -27,6 +26,7 @@ from bordersim.distributions import (
     NonNegDuration,
     PositiveDuration,
     Strict,
+    did_you_mean,
     parse_time,
     to_datetime,
 )
@@ -41,16 +41,10 @@ Count = Annotated[int, NoBool]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
-def _cargo_value(value: Any) -> Any:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return {"dist": "deterministic", "value": value}
-    return value
-
-
 class ClassSpec(Strict):
     persons: NonNeg = 1.0
     length_m: NonNeg = 0.0
-    cargo_value: Annotated[Distribution, BeforeValidator(_cargo_value)] | None = None
+    cargo_value: Distribution | None = None
     perishable_share: Probability = 0.0
 
 
@@ -124,9 +118,7 @@ Scope = Literal["all"] | list[Name]
 
 def _time_text(value: Any) -> Any:
     """Calendar times as ISO text, whether YAML read them as dates or as strings."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
+    if isinstance(value, date):   # a datetime too: it is a date
         return value.isoformat()
     return value
 
@@ -259,8 +251,7 @@ def _fmt(path: tuple) -> str:
 
 
 def _names(found: str, known: list[str], what: str) -> str:
-    close = difflib.get_close_matches(found, known, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    hint = did_you_mean(found, known)
     return f"unknown {what} '{found}'{hint} (known: {', '.join(known) or 'none'})"
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from bordersim.distributions import parse_duration, to_datetime
+from bordersim.distributions import did_you_mean, parse_duration, to_datetime
 from bordersim.loading import (
     LoadedScenario,
     ScenarioError,
@@ -277,16 +277,13 @@ def design_points(factors: list[Factor], design: str, n_points: int | None,
 def parse_metrics(items: list[str] | tuple[str, ...] | None, source: str = "--metrics"
                   ) -> tuple[str, ...]:
     """Metric names, comma-separated or repeated, in METRICS order; all when none given."""
-    import difflib
-
     names = [m.strip() for item in (items or ()) for m in str(item).split(",") if m.strip()]
     if not names:
         return METRICS
     for m in names:
         if m not in METRICS:
-            close = difflib.get_close_matches(m, METRICS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise _err(source, f"unknown metric '{m}'{hint} (known: {', '.join(METRICS)})")
+            raise _err(source, f"unknown metric '{m}'{did_you_mean(m, METRICS)} "
+                               f"(known: {', '.join(METRICS)})")
     return tuple(m for m in METRICS if m in names)
 
 
@@ -349,8 +346,6 @@ SPEC_KEYS = ("scenario", "vary", "design", "points", "replications", "seed", "me
 def read_spec(path: Path) -> dict:
     """A sweep file: scenario (relative to the file), vary, design, points, replications,
     seed, metrics, set, out. Returns them checked, with paths resolved."""
-    import difflib
-
     shown = str(path)
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -365,10 +360,8 @@ def read_spec(path: Path) -> dict:
                           "replications, metrics")
     for key in data:
         if key not in SPEC_KEYS:
-            close = difflib.get_close_matches(str(key), SPEC_KEYS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise _err(shown, f"unknown key '{key}'{hint} (expected one of: "
-                              f"{', '.join(SPEC_KEYS)})", str(key))
+            raise _err(shown, f"unknown key '{key}'{did_you_mean(key, SPEC_KEYS)} (expected "
+                              f"one of: {', '.join(SPEC_KEYS)})", str(key))
     out: dict[str, Any] = {}
     base = Path(path).parent
     if not isinstance(data.get("scenario"), str):
