@@ -11,13 +11,13 @@ from __future__ import annotations
 import html
 import math
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from bordersim.loading import ScenarioError
-from bordersim.report_data import ResultsData, crossing_label, load_results
+from bordersim.report_data import ResultsData, crossing_label, date_text, load_results
+from bordersim.results import atomic_folder
 
 __all__ = ["write_report", "Figure", "page", "save_figures", "REPORT_FILE", "FIGURES_DIR"]
 
@@ -87,22 +87,14 @@ def save_figures(folder: Path, figures: list[tuple[str, object]]) -> None:
     """Save (name, matplotlib Figure) pairs as folder/figures/*.png, replacing the old set."""
     import matplotlib.pyplot as plt
 
-    folder = Path(folder)
-    tmp = folder / f".{FIGURES_DIR}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    def write(tmp: Path) -> None:
         for name, fig in figures:
             fig.savefig(tmp / name, dpi=110)
-            plt.close(fig)
-        old = folder / f".{FIGURES_DIR}.old-{os.getpid()}"
-        if (folder / FIGURES_DIR).exists():
-            os.replace(folder / FIGURES_DIR, old)
-        os.replace(tmp, folder / FIGURES_DIR)
-        shutil.rmtree(old, ignore_errors=True)
+
+    try:
+        atomic_folder(Path(folder) / FIGURES_DIR, write)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        for fig in (f for _, f in figures):
+        for _, fig in figures:
             plt.close(fig)
 
 
@@ -132,11 +124,6 @@ def write_report(folder: Path, observations: Path | None = None) -> Path:
 
 # -- one results folder ----------------------------------------------------------------------
 
-def _day(t) -> str:
-    """A calendar time as '1 Oct 2017', or '10 Oct 2017 18:00' when not at midnight."""
-    return t.strftime("%-d %b %Y %H:%M").replace(" 00:00", "")
-
-
 def _facts(data: ResultsData) -> str:
     scn, man = data.scenario, data.manifest
     end = scn.start + timedelta(hours=scn.duration)
@@ -149,9 +136,9 @@ def _facts(data: ResultsData) -> str:
     desc = f'<p class="lede">{esc(scn.description.strip())}</p>' if scn.description else ""
     return f"""{desc}
 <ul>
-<li><b>Run</b>: {_day(scn.start)} to {_day(end)} ({scn.duration / 24:g} days);
-statistics cover units arriving from {_day(scn.start + timedelta(hours=scn.warmup))} (after a
-{scn.warmup / 24:g}-day warm-up) until {_day(window_end)}.</li>
+<li><b>Run</b>: {date_text(scn.start)} to {date_text(end)} ({scn.duration / 24:g} days);
+statistics cover units arriving from {date_text(scn.start + timedelta(hours=scn.warmup))} (after a
+{scn.warmup / 24:g}-day warm-up) until {date_text(window_end)}.</li>
 <li><b>Replications</b>: {data.n_reps}, master seed {esc(man.get('seed'))}; every interval is a
 95% Student-t interval over replications.</li>
 <li><b>Crossings</b> (demand as units a day before any policy):<ul>{crossings}</ul></li>
@@ -164,7 +151,7 @@ def _phase_table(data: ResultsData) -> str:
     rows = []
     for p in data.phases:
         t0 = data.when(p.start_h)[0]
-        rows.append(f"<tr><td class='n'>{p.number}</td><td class='d'>{_day(t0)}</td>"
+        rows.append(f"<tr><td class='n'>{p.number}</td><td class='d'>{date_text(t0)}</td>"
                     f"<td>{esc(p.label)}</td><td>{esc(p.scope or 'all crossings')}</td>"
                     f"<td>{esc(p.changes)}</td></tr>")
     return ("<table><tr><th class='n'>#</th><th>from</th><th>phase</th><th>where</th>"

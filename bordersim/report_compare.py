@@ -99,7 +99,6 @@ def forest(rows: list[dict], metric: str, base: str, others: list[str], how: dic
             ax.axhline(y - 0.5, color="#cccccc", lw=0.8)
     ax.set_yticks(range(len(keys)), [f"{c} · {k}" for c, k in keys])
     ax.set_ylim(len(keys) - 0.5, -0.5)
-    ax.grid(axis="y", visible=False)
     for yy, text, color in texts:
         ax.text(1.01, yy, text, transform=ax.get_yaxis_transform(), va="center", fontsize=7.5,
                 color=color)
@@ -119,7 +118,7 @@ def queues_side_by_side(runs: dict[str, ResultsData], crossing: str):
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from bordersim.report_figures import date_axis, legend_below
+    from bordersim.report_figures import date_axis, hatch_warmup, km_axis, legend_below
 
     present = {lab: d for lab, d in runs.items() if crossing in d.scenario.crossings}
     classes = list(dict.fromkeys(k for d in present.values() for k in d.classes_at(crossing)))
@@ -142,17 +141,10 @@ def queues_side_by_side(runs: dict[str, ResultsData], crossing: str):
             ax.fill_between(t, b.low, b.high, color=color, alpha=0.2, lw=0)
             ax.plot(t, b.mean, color=color, lw=1.1)
             top = max(top, float(b.high.max()))
-        w = first.scenario.warmup
-        if w > 0:
-            ax.axvspan(first.scenario.start, first.scenario.start + timedelta(hours=w),
-                       facecolor="none", edgecolor="#bbbbbb", hatch="///", lw=0, zorder=0)
+        hatch_warmup(ax, first.scenario)
         ax.set_ylim(0, top * 1.1)
         ax.set_ylabel("units waiting")
-        length = first.scenario.classes[k].length_m if k in first.scenario.classes else 0
-        if length > 0:
-            sec = ax.secondary_yaxis("right", functions=(lambda u, m=length: u * m / 1000,
-                                                         lambda km, m=length: km * 1000 / m))
-            sec.set_ylabel("km of queue")
+        km_axis(ax, first.scenario.classes[k].length_m if k in first.scenario.classes else 0)
         ax.set_title(k, loc="left")
         date_axis(ax, start, end)
     for ax in axes[:-1, 0]:

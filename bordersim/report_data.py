@@ -24,7 +24,7 @@ from bordersim.scenario import ALL, Scenario
 from bordersim.stats import t_half_width
 
 __all__ = ["ResultsData", "Band", "Phase", "load_results", "band", "hourly_demand",
-           "daily", "crossing_label"]
+           "daily", "crossing_label", "date_text", "read_csv"]
 
 _NEEDED = ("manifest.json", "scenario.resolved.yaml", "summary.csv", SERIES_FILE)
 
@@ -91,10 +91,11 @@ class ResultsData:
         return float(row["mean"]) if row and row["mean"] != "" else math.nan
 
 
-def _read_csv(path: Path) -> list[dict]:
+def read_csv(path: Path, encoding: str | None = None) -> list[dict]:
+    """The rows of a CSV file as dicts of text; none when the file is not there."""
     if not path.is_file():
         return []
-    with open(path, newline="") as f:
+    with open(path, encoding=encoding, newline="") as f:
         return list(csv.DictReader(f))
 
 
@@ -165,9 +166,9 @@ def load_results(folder: Path) -> ResultsData:
             waits, edges = z["counts"].astype(float), z["edges_h"]
             wait_groups = list(zip(map(str, z["crossing"]), map(str, z["cls"]), strict=True))
     summary = {(r["crossing"], r["class"], r["metric"]): r
-               for r in _read_csv(d / "summary.csv")}
+               for r in read_csv(d / "summary.csv")}
     return ResultsData(d, manifest, scn, compile_timeline(scn), _phases(scn), queue, crossed,
-                       groups, waits, edges, wait_groups, summary, _read_csv(d / "costs.csv"))
+                       groups, waits, edges, wait_groups, summary, read_csv(d / "costs.csv"))
 
 
 def band(x: np.ndarray, axis: int = 0) -> Band:
@@ -196,3 +197,9 @@ def daily(hourly: np.ndarray) -> np.ndarray:
 def crossing_label(scn: Scenario, crossing: str) -> str:
     label = scn.crossings[crossing].label
     return f"{label} ({crossing})" if label else crossing
+
+
+def date_text(t: datetime, year: bool = True) -> str:
+    """A calendar time as '1 Oct 2017', or '10 Oct 2017 18:00' when not at midnight
+    ('1 Oct', '10 Oct 18:00' without the year)."""
+    return t.strftime("%-d %b %Y %H:%M" if year else "%-d %b %H:%M").replace(" 00:00", "")

@@ -22,17 +22,19 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from bordersim.report_data import ResultsData, band, crossing_label, daily, hourly_demand  # noqa: E402
+from bordersim.report_data import (  # noqa: E402
+    ResultsData,
+    band,
+    crossing_label,
+    daily,
+    date_text,
+    hourly_demand,
+)
 
-__all__ = ["STYLE", "timeline", "queue", "flow", "waits", "costs", "observed", "date_axis",
-           "shade_phases", "phase_handles", "class_color", "legend_below", "human"]
+__all__ = ["timeline", "queue", "flow", "waits", "costs", "observed", "date_axis",
+           "shade_phases", "hatch_warmup", "km_axis", "phase_handles", "class_color",
+           "legend_below", "human"]
 
-STYLE = {
-    "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "figure.titlesize": 11,
-    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
-    "grid.color": "#dddddd", "grid.linewidth": 0.6, "legend.fontsize": 8,
-    "legend.frameon": False, "figure.dpi": 110, "savefig.dpi": 110,
-}
 _PHASE_COLORS = ["#fbb4ae", "#b3cde3", "#ccebc5", "#decbe4", "#fed9a6", "#ffffcc", "#e5d8bd",
                  "#fddaec", "#f2f2f2"]
 _CLASS_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
@@ -73,12 +75,26 @@ def date_axis(ax, start: datetime, end: datetime) -> None:
     ax.set_xlabel(label)
 
 
-def shade_phases(ax, data: ResultsData, numbers: bool = True) -> None:
-    """Each policy phase a pale band with its number at the top; the warm-up hatched."""
-    scn = data.scenario
+def hatch_warmup(ax, scn) -> None:
+    """The warm-up of a scenario hatched on a time axis (nothing when it has none)."""
     if scn.warmup > 0:
         ax.axvspan(scn.start, scn.start + timedelta(hours=scn.warmup), facecolor="none",
                    edgecolor="#bbbbbb", hatch="///", lw=0, zorder=0)
+
+
+def km_axis(ax, length_m: float) -> None:
+    """A right axis reading units waiting as km of queue, when a unit in line takes
+    length_m metres (nothing when it takes none)."""
+    if length_m > 0:
+        sec = ax.secondary_yaxis("right", functions=(lambda u, m=length_m: u * m / 1000,
+                                                     lambda km, m=length_m: km * 1000 / m))
+        sec.set_ylabel("km of queue")
+
+
+def shade_phases(ax, data: ResultsData, numbers: bool = True) -> None:
+    """Each policy phase a pale band with its number at the top; the warm-up hatched."""
+    scn = data.scenario
+    hatch_warmup(ax, scn)
     last_x = -np.inf
     span = scn.duration
     for ph in data.phases:
@@ -103,7 +119,7 @@ def phase_handles(data: ResultsData) -> list:
         out.append(Patch(facecolor="white", edgecolor="#bbbbbb", hatch="///",
                          label=f"warm-up ({data.scenario.warmup / 24:g} d, not in statistics)"))
     for ph in data.phases:
-        when = data.when(ph.start_h)[0].strftime("%-d %b %H:%M").replace(" 00:00", "")
+        when = date_text(data.when(ph.start_h)[0], year=False)
         scope = f" [{ph.scope}]" if ph.scope else ""
         out.append(Patch(color=phase_color(ph.number), alpha=0.6,
                          label=f"{ph.number}  {ph.label} (from {when}){scope}"))
@@ -144,15 +160,12 @@ def timeline(data: ResultsData) -> Figure:
         t0 = data.when(p.start_h)[0]
         ax.barh(i, timedelta(hours=max(p.end_h - p.start_h, 0.0)), left=t0, height=0.6,
                 color=phase_color(p.number), edgecolor="#888888", lw=0.5)
-        ax.text(t0, i, " " + t0.strftime("%-d %b %H:%M").replace(" 00:00", ""), va="center",
+        ax.text(t0, i, " " + date_text(t0, year=False), va="center",
                 ha="right" if p.start_h > 0.85 * scn.duration else "left", fontsize=8,
                 color="#333333")
-    if scn.warmup > 0:
-        ax.axvspan(scn.start, scn.start + timedelta(hours=scn.warmup), facecolor="none",
-                   edgecolor="#bbbbbb", hatch="///", lw=0, zorder=0)
+    hatch_warmup(ax, scn)
     ax.set_yticks(range(len(rows)), rows)
     ax.invert_yaxis()
-    ax.grid(axis="y", visible=False)
     date_axis(ax, scn.start, end)
     fig.suptitle(f"Policy timeline of {scn.name}: each phase lasts until the next begins"
                  + (" (hatched: warm-up)" if scn.warmup > 0 else ""), x=0.01, ha="left")
@@ -180,6 +193,21 @@ def _obs_marks(ax, obs: list, data: ResultsData, x_of=None) -> bool:
     return drawn
 
 
+def _finish_panels(fig: Figure, axes: list, data: ResultsData, title: str, top: list,
+                   any_obs: bool) -> Figure:
+    """The end of a figure of stacked time panels: the date label on the bottom panel only,
+    the title over 'mean of N replications with 95% band', and the legend below (the top
+    handles, the observed marker when any was drawn, then the phases)."""
+    for ax in axes[:-1]:
+        ax.set_xlabel("")
+    fig.suptitle(f"{title}\nmean of {data.n_reps} replications with 95% band", x=0.01,
+                 ha="left")
+    if any_obs:
+        top = [*top, Line2D([], [], color="black", marker="D", ms=4, lw=1.2,
+                            label="observed (reported range)")]
+    return legend_below(fig, phase_handles(data), top)
+
+
 def queue(data: ResultsData, crossing: str, observations: list | None = None) -> Figure:
     """Units waiting over time, one panel per class, km of queue on the right axis."""
     scn = data.scenario
@@ -201,23 +229,14 @@ def queue(data: ResultsData, crossing: str, observations: list | None = None) ->
         ax.set_ylim(bottom=0, top=max(1.0, float(b.high.max()), *[o.high for o in obs]) * 1.1)
         ax.set_ylabel("units waiting")
         length = scn.classes[k].length_m
-        if length > 0:
-            sec = ax.secondary_yaxis("right", functions=(lambda u, m=length: u * m / 1000,
-                                                         lambda km, m=length: km * 1000 / m))
-            sec.set_ylabel("km of queue")
+        km_axis(ax, length)
         ax.set_title(f"{k}" + (f" ({length:g} m a unit in line)" if length > 0 else ""),
                      loc="left")
         date_axis(ax, scn.start, end)
-        if i < len(axes) - 1:
-            ax.set_xlabel("")
-    fig.suptitle(f"Units waiting at {crossing_label(scn, crossing)}\n"
-                 f"mean of {data.n_reps} replications with 95% band", x=0.01, ha="left")
     top = [Line2D([], [], color="#555555", lw=1.1, label="mean units waiting"),
            Patch(color="#555555", alpha=0.25, label="95% confidence band")]
-    if any_obs:
-        top.append(Line2D([], [], color="black", marker="D", ms=4, lw=1.2,
-                          label="observed (reported range)"))
-    return legend_below(fig, phase_handles(data), top)
+    return _finish_panels(fig, axes, data, f"Units waiting at {crossing_label(scn, crossing)}",
+                          top, any_obs)
 
 
 def flow(data: ResultsData, crossing: str, observations: list | None = None) -> Figure:
@@ -249,18 +268,13 @@ def flow(data: ResultsData, crossing: str, observations: list | None = None) -> 
         ax.yaxis.set_major_formatter(FuncFormatter(human))
         ax.set_title(k, loc="left")
         date_axis(ax, scn.start, end)
-        if i < len(axes) - 1:
-            ax.set_xlabel("")
-    fig.suptitle(f"Crossed per day against demand at {crossing_label(scn, crossing)}\n"
-                 f"mean of {data.n_reps} replications with 95% band", x=0.01, ha="left")
     top = [Line2D([], [], color="#555555", lw=1.3, label="crossed per day (mean)"),
            Patch(color="#555555", alpha=0.25, label="95% confidence band"),
            Line2D([], [], color="black", lw=1.0, ls="--",
                   label="demand x policy demand factor (no deferred or diverted trips)")]
-    if any_obs:
-        top.append(Line2D([], [], color="black", marker="D", ms=4, lw=1.2,
-                          label="observed (reported range)"))
-    return legend_below(fig, phase_handles(data), top)
+    return _finish_panels(fig, axes, data,
+                          f"Crossed per day against demand at {crossing_label(scn, crossing)}",
+                          top, any_obs)
 
 
 def waits(data: ResultsData) -> Figure | None:
@@ -355,7 +369,6 @@ def costs(data: ResultsData) -> Figure | None:
     for y, (m, h) in enumerate(zip(mean, hi, strict=True)):
         ax.text(h, y, f"  {human(m)}", va="center", fontsize=8)
     ax.set_yticks(range(len(keys)), [f"{c} · {k}" for c, k in keys])
-    ax.grid(axis="y", visible=False)
     ax.set_xlim(0, hi.max() * 1.22)           # room for the totals written after the bars
     ax.xaxis.set_major_formatter(FuncFormatter(human))
     ax.set_xlabel(f"{cur}, units arriving after the warm-up (mean over {data.n_reps} "
@@ -397,7 +410,6 @@ def observed(data: ResultsData, verdicts: list) -> Figure | None:
                   for v in vs]
         ax.set_yticks(range(len(vs)), labels)
         ax.set_ylim(len(vs) - 0.5, -0.5)
-        ax.grid(axis="y", visible=False)
         vals = [x for v in vs for x in (v.obs.low, v.obs.high, v.simulated.mean)]
         pos = [x for x in vals if x > 0]
         if pos and max(pos) / min(pos) > 50:

@@ -11,7 +11,6 @@ tornado chart ranks the parameters by partial rank correlation (PRCC).
 
 from __future__ import annotations
 
-import csv
 import html
 import json
 import math
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bordersim.report_data import read_csv
 from bordersim.stats import t_interval
 from bordersim.sweep import numeric_value
 from bordersim.sweep_folder import MANIFEST, RUNS, SENSITIVITY, read_runs
@@ -203,14 +203,6 @@ def _response_figure(sw: _Sweep, metric: str, j: int, panels, path: Path) -> Non
     fig.savefig(path, dpi=100)
 
 
-def _read_sensitivity(folder: Path) -> list[dict]:
-    p = folder / SENSITIVITY
-    if not p.exists():
-        return []
-    with open(p, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def _tornado_figure(sw: _Sweep, metric: str, rows: list[dict], panels, path: Path) -> bool:
     from matplotlib.figure import Figure
 
@@ -276,7 +268,7 @@ def write_sweep_report(sweep_dir: Path, *, metrics: list[str] | None = None,
     figdir.mkdir(exist_ok=True)
     for old in figdir.glob("sweep-*.png"):
         old.unlink()
-    sens = _read_sensitivity(folder)
+    sens = read_csv(folder / SENSITIVITY, encoding="utf-8")
     parts = [f"<h1>Sweep of {html.escape(sw.manifest['scenario'])}</h1>",
              f"<p>{html.escape(sw.manifest['design'])} design, {len(sw.points)} points &times; "
              f"{sw.manifest['replications']} replications, seed {sw.manifest['seed']}; every "
