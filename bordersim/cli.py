@@ -195,25 +195,58 @@ def check_cmd(results_dir, observations, as_json):
 
 
 def format_check(verdicts) -> str:
-    rows = [("date", "crossing", "class", "metric", "observed", "simulated (95% CI)", "")]
+    posterior = any(v.fitted is not None for v in verdicts)
+    rows = [("date", "crossing", "class", "metric", "observed", "simulated (95% CI)",
+             "90% of runs", "", *(("fitted",) if posterior else ()))]
     for v in verdicts:
         o = v.obs
-        sim = "outside the run"
+        sim, spread = "outside the run", ""
         if v.simulated is not None:
             iv = v.simulated
-            ci = "" if math.isnan(iv.ci_low) else f" ({iv.ci_low:.0f}-{iv.ci_high:.0f})"
-            sim = f"{iv.mean:.0f}{ci}"
+            if math.isnan(iv.mean):
+                sim = "undefined"
+            else:
+                ci = "" if math.isnan(iv.ci_low) else f" ({iv.ci_low:.3g}-{iv.ci_high:.3g})"
+                sim = f"{iv.mean:.3g}{ci}"
+            if not math.isnan(v.p05):
+                spread = f"{v.p05:.3g}-{v.p95:.3g}"
         mark = {True: "inside", False: "OUTSIDE", None: "-"}[v.inside]
-        rows.append((o.when.strftime("%Y-%m-%d %H:%M"), o.crossing, o.cls, o.metric,
-                     f"{o.low:g}-{o.high:g}", sim, mark))
+        when = o.when.strftime("%Y-%m-%d %H:%M")
+        if o.until is not None:
+            when += o.until.strftime("..%m-%d")
+        rows.append((when, o.crossing, o.cls, o.metric, o.range_text(), sim, spread, mark,
+                     *((("yes" if v.fitted else "no"),) if posterior else ())))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    judged = [v for v in verdicts if v.inside is not None]
-    inside = sum(v.inside for v in judged)
-    share = f" ({inside / len(judged):.0%})" if judged else ""
-    lines.append(f"\n{inside} of {len(judged)} observed figures inside their range{share}")
+    lines.append("")
+    lines += check_counts(verdicts)
     return "\n".join(lines)
+
+
+def check_counts(verdicts) -> list[str]:
+    """How many observed figures the simulation reproduced: the simulated mean inside the
+    observed range, and the observed range meeting the 90% interval of the runs (5th to
+    95th percentile); fitted and out of sample apart when a calibration says which."""
+    def counts(vs, what):
+        judged = [v for v in vs if v.inside is not None]
+        if not judged:
+            return []
+        inside = sum(v.inside for v in judged)
+        line = f"{inside} of {len(judged)} {what} inside their range ({inside / len(judged):.0%})"
+        spread = [v for v in judged if v.inside_90 is not None]
+        if spread:
+            k = sum(v.inside_90 for v in spread)
+            line += (f"; {k} of {len(spread)} meet the 90% interval of the runs "
+                     f"({k / len(spread):.0%})")
+        return [line]
+
+    if any(v.fitted is not None for v in verdicts):
+        return (counts([v for v in verdicts if v.fitted], "fitted figures")
+                + counts([v for v in verdicts if v.fitted is False],
+                         "figures not fitted (out of sample)")
+                + counts(verdicts, "observed figures"))
+    return counts(verdicts, "observed figures")
 
 
 @cli.command()

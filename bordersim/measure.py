@@ -36,6 +36,8 @@ class ReplicationResult:
     crossed: dict        # (crossing, class) -> units crossed during each hour (array)
     cost: dict = None    # (crossing, class) -> cost accrued during each hour (array)
     wait_hist: dict = None  # (crossing, class) -> crossed units per WAIT_EDGES_H bin (array)
+    wait_sum: dict = None   # (crossing, class) -> hours queued by the units crossed in each hour
+    tis_sum: dict = None    # (crossing, class) -> hours in system of the units crossed in each hour
 
 
 @dataclass
@@ -53,6 +55,8 @@ class _GroupData:
     n_arrivals: int
     costs: dict
     all_exit: np.ndarray   # exit times of every crossed unit, whatever its arrival
+    all_exit_wait: np.ndarray   # their hours queued
+    all_exit_tis: np.ndarray    # their hours from arrival to crossing
     cargo_days: float      # Σ cargo value × days waited, units arriving in the window
     cargo_lost: float      # Σ cargo value of units in the window that gave up
     cost_hourly: np.ndarray
@@ -83,6 +87,7 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
         n_arr = int(np.count_nonzero((times >= w0) & (times < w1) & (times < scn.duration)))
         q_join, q_leave = np.asarray(g.q_join), np.asarray(g.q_leave)
         diverted = code_all == Outcome.DIVERTED
+        crossed_all = code_all == Outcome.CROSSED
         cost_hourly = hourly_costs(
             scn.economics, g.cls, spec, n_hours, q_join, q_leave, np.asarray(g.q_wait0),
             cargo_arr[np.asarray(g.q_unit, dtype=np.int64)] if cargo_arr is not None else None,
@@ -92,7 +97,8 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
             g.crossing, g.cls, spec.length_m / 1000.0, spec.persons,
             arr_all[inwin], wait, exit_all[inwin], code, q_join, q_leave, n_arr,
             {c: float(v[inwin].sum()) for c, v in costs_all.items()},
-            exit_all[code_all == Outcome.CROSSED],
+            exit_all[crossed_all], wait_all[crossed_all],
+            exit_all[crossed_all] - arr_all[crossed_all],
             float((cargo * wait).sum() / 24.0),
             float(cargo[gave_up_all[inwin]].sum()),
             cost_hourly,
@@ -180,12 +186,17 @@ def _wait_hist(gd: _GroupData) -> np.ndarray:
     return np.bincount(bins, minlength=len(WAIT_EDGES_H)).astype(np.int32)
 
 
-def _series(gd: _GroupData, n_hours: int) -> tuple[np.ndarray, np.ndarray]:
+def _series(gd: _GroupData, n_hours: int) -> tuple[np.ndarray, ...]:
+    """Units waiting at each hour mark; units crossed during each hour, with the sums of
+    their hours queued and of their hours in the system."""
     marks = np.arange(n_hours, dtype=float)
     queue = (np.searchsorted(np.sort(gd.q_join), marks, side="right")
              - np.searchsorted(np.sort(gd.q_leave), marks, side="right"))
-    crossed = np.histogram(gd.all_exit, bins=np.arange(n_hours + 1, dtype=float))[0]
-    return queue.astype(float), crossed.astype(float)
+    edges = np.arange(n_hours + 1, dtype=float)
+    crossed = np.histogram(gd.all_exit, bins=edges)[0]
+    wait_sum = np.histogram(gd.all_exit, bins=edges, weights=gd.all_exit_wait)[0]
+    tis_sum = np.histogram(gd.all_exit, bins=edges, weights=gd.all_exit_tis)[0]
+    return queue.astype(float), crossed.astype(float), wait_sum, tis_sum
 
 
 def measure(eng: Engine, scn: Scenario, replication: int) -> ReplicationResult:
@@ -207,4 +218,7 @@ def measure(eng: Engine, scn: Scenario, replication: int) -> ReplicationResult:
         crossed[key] = np.sum([own[(gd.crossing, gd.cls)][1] for gd in gs], axis=0)
         cost[key] = np.sum([gd.cost_hourly for gd in gs], axis=0)
     wait_hist = {(gd.crossing, gd.cls): _wait_hist(gd) for gd in data}
-    return ReplicationResult(replication, metrics, costs, queue, crossed, cost, wait_hist)
+    wait_sum = {key: own[key][2] for key in own}
+    tis_sum = {key: own[key][3] for key in own}
+    return ReplicationResult(replication, metrics, costs, queue, crossed, cost, wait_hist,
+                             wait_sum, tis_sum)

@@ -126,14 +126,20 @@ SERIES_FILE = "timeseries_replications.npz"
 
 
 def write_series(path: Path, res: ExperimentResult) -> None:
-    """Hourly queue and crossings of every replication, per crossing × class (no totals):
-    what `bordersim check` needs to sum any group of crossings and classes."""
+    """Hourly queue and crossings of every replication, per crossing × class (no totals),
+    with the hours queued and in the system of the units crossed each hour: what
+    `bordersim check` needs to sum any group of crossings and classes."""
     keys = [k for k in res.keys() if "all" not in k]
     queue = np.array([[r.queue[k] for k in keys] for r in res.replications], dtype=np.int32)
     crossed = np.array([[r.crossed[k] for k in keys] for r in res.replications],
                        dtype=np.int32)
+    sums = {}
+    if all(r.wait_sum for r in res.replications):
+        sums = {name: np.array([[getattr(r, name)[k] for k in keys] for r in res.replications],
+                               dtype=float).reshape(queue.shape)
+                for name in ("wait_sum", "tis_sum")}
     with open(path, "wb") as f:
-        np.savez_compressed(f, queue=queue, crossed=crossed,
+        np.savez_compressed(f, queue=queue, crossed=crossed, **sums,
                             crossing=np.array([k[0] for k in keys]),
                             cls=np.array([k[1] for k in keys]),
                             start=np.array(res.scenario.start.isoformat()))
