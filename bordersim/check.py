@@ -86,7 +86,7 @@ def load_series(results_dir: Path) -> SeriesSet:
     data = yaml.safe_load((d / "scenario.resolved.yaml").read_text())
     scn = scenario_from_dict(data, str(d / "scenario.resolved.yaml")).scenario
     with np.load(d / SERIES_FILE) as z:
-        arrays = {name: z[name] for name in ("queue", "crossed", "wait_sum", "tis_sum")
+        arrays = {name: z[name] for name in ("queue", "crossed", "wait_sum", "tis_sum", "held")
                   if name in z.files}
         return SeriesSet(scn, [str(x) for x in z["crossing"]], [str(x) for x in z["cls"]],
                          arrays)

@@ -229,7 +229,7 @@ class SeriesSet:
         """From ReplicationResults in memory (one crossing × class per group, no totals)."""
         keys = [k for k in results[0].queue if ALL not in k]
         arrays = {}
-        for name in ("queue", "crossed", "wait_sum", "tis_sum"):
+        for name in ("queue", "crossed", "wait_sum", "tis_sum", "held"):
             if all(getattr(r, name) for r in results):
                 arrays[name] = np.array([[getattr(r, name)[k] for k in keys] for r in results],
                                         dtype=float)
