@@ -115,7 +115,9 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
         if g.responder is not None:
             rec = g.responder.records()
             held_due, held_code = rec["due"], rec["code"]
-            held_end = np.where(np.isnan(rec["end"]), math.inf, rec["end"])
+            # a trip given up before it was due was never late: its hold ends when due
+            held_end = np.maximum(np.where(np.isnan(rec["end"]), math.inf, rec["end"]),
+                                  held_due)
             hcargo = cargo_arr[rec["unit"]] if cargo_arr is not None else None
             forgone = held_code == HELD_FORGONE
             hold_h = np.minimum(held_end, scn.duration) - held_due

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     BeforeValidator,
     Field,
@@ -177,18 +178,21 @@ class Defer(Strict):
 class Respond(Strict):
     """Trips that set off, or wait, from the delay travellers can see at the border.
 
-    A trip due at time t (after the policy's demand factor) is made at once with
-    probability ``share(D)``, where D is the expected delay on arrival as it was
-    reported ``lag`` earlier (reports every ``report_every``):
+    A trip due at the border at time t is decided ``lead`` before (its own draw: loading
+    and the drive). It sets off then with probability ``share(D)``, where D is the
+    expected delay on arrival as reported ``lag`` before the decision (reports every
+    ``report_every``; 0 before the run, a normal border):
     ``share(D) = floor + (1 - floor) / (1 + (D / reference_delay) ** steepness)``.
-    A trip not made is held; at each report it is made if the delay then visible
-    would have let it go, and at the latest ``hold_max`` after it was due, when a
-    ``give_up`` share of such trips is given up instead.
+    A trip that does not set off is held; at each report it sets off if the delay then
+    visible would let it go, and at the latest ``hold_max`` after it was to set off,
+    when a ``give_up`` share of such trips is given up instead. A trip that sets off
+    late arrives ``lead`` after it sets off.
     """
 
     reference_delay: PositiveDuration
     steepness: Annotated[float, NoBool, Field(gt=0, le=50, allow_inf_nan=False)] = 2.0
     floor: Probability = 0.0
+    lead: Distribution | None = None
     lag: NonNegDuration = 0.0
     report_every: Annotated[float, BeforeValidator(_min_report)] = 1.0
     hold_max: PositiveDuration = 720.0
@@ -208,6 +212,13 @@ class Respond(Strict):
         if x > 1e6:
             return self.floor
         return self.floor + (1.0 - self.floor) / (1.0 + x ** self.steepness)
+
+    def shares(self, delay_h: np.ndarray) -> np.ndarray:
+        """:meth:`share` of an array of delays."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = np.minimum(np.asarray(delay_h, dtype=float) / self.reference_delay, 1e6)
+            out = self.floor + (1.0 - self.floor) / (1.0 + x ** self.steepness)
+        return np.where(np.asarray(delay_h) <= 0, 1.0, out)
 
 
 class Behaviour(Strict):
