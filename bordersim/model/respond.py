@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import math
+
 import numpy as np
 from simpy.events import Timeout
 
