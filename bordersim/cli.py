@@ -465,19 +465,9 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
 @scenario_errors
 def report(results_dir, observations):
     """Write report.html and figures/*.png into a results, compare or sweep folder."""
-    if (results_dir / "runs.csv").is_file():
-        try:
-            from bordersim.report_sweep import write_sweep_report
-        except ImportError:
-            _fail(f"{results_dir}: this is a sweep folder (it has runs.csv); sweep reports "
-                  "are not available yet in this version of bordersim")
-        if observations is not None:
-            _fail("--observations: applies to results and compare folders, not to sweeps")
-        path = write_sweep_report(results_dir)
-    else:
-        from bordersim.report import write_report
+    from bordersim.report import write_report
 
-        path = write_report(results_dir, observations)
+    path = write_report(results_dir, observations)
     click.echo(f"report: {path}")
 
 

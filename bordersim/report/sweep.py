@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bordersim.report_data import read_csv
+from bordersim.report.data import read_csv
 from bordersim.stats import t_interval
 from bordersim.sweep import numeric_value
 from bordersim.sweep_folder import MANIFEST, RUNS, SENSITIVITY, read_runs

@@ -1,4 +1,4 @@
-"""Figures of one results folder: each function returns a matplotlib Figure (Agg backend).
+"""Figures of one results folder: each function returns a matplotlib Figure.
 
 Conventions every figure keeps: a title saying what is drawn and over how many
 replications, axis labels with units, calendar dates on time axes, policy
@@ -10,19 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import matplotlib
+import matplotlib.dates as mdates
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
 
-matplotlib.use("Agg")
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-
-from bordersim.report_data import (  # noqa: E402
+from bordersim.report.data import (
     ResultsData,
     band,
     crossing_label,
@@ -31,7 +27,7 @@ from bordersim.report_data import (  # noqa: E402
     hourly_demand,
 )
 
-__all__ = ["timeline", "queue", "flow", "waits", "costs", "observed", "date_axis",
+__all__ = ["subplots", "timeline", "queue", "flow", "waits", "costs", "observed", "date_axis",
            "shade_phases", "hatch_warmup", "km_axis", "phase_handles", "class_color",
            "legend_below", "human"]
 
@@ -41,6 +37,14 @@ _CLASS_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b
                  "#17becf", "#7f7f7f", "#bcbd22"]
 WAIT_TICKS = [(1 / 60, "1 min"), (10 / 60, "10 min"), (1, "1 h"), (6, "6 h"), (24, "1 day"),
               (168, "1 week"), (672, "4 weeks")]
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kw):
+    """A Figure drawn by Agg and its axes, as ``pyplot.subplots`` gives, without pyplot's
+    global state: nothing to close, no backend to choose at import."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, **kw)
 
 
 def class_color(data_or_classes, cls: str) -> str:
@@ -152,7 +156,7 @@ def timeline(data: ResultsData) -> Figure:
     scn = data.scenario
     phases = data.phases
     rows = ["base configuration", *[f"{p.number}  {p.label}" for p in phases]]
-    fig, ax = plt.subplots(figsize=(10, 0.9 + 0.38 * len(rows)))
+    fig, ax = subplots(figsize=(10, 0.9 + 0.38 * len(rows)))
     end = scn.start + timedelta(hours=scn.duration)
     first = phases[0].start_h if phases else scn.duration
     ax.barh(0, timedelta(hours=first), left=scn.start, height=0.6, color="#e0e0e0")
@@ -175,7 +179,7 @@ def timeline(data: ResultsData) -> Figure:
 
 def _panels(n: int, height: float = 2.3, width: float = 10):
     height = max(height, 4.5 / n) if n < 3 else height
-    fig, axes = plt.subplots(n, 1, figsize=(width, 1.6 + height * n), sharex=True,
+    fig, axes = subplots(n, 1, figsize=(width, 1.6 + height * n), sharex=True,
                              squeeze=False)
     return fig, [a[0] for a in axes]
 
@@ -285,7 +289,7 @@ def waits(data: ResultsData) -> Figure | None:
     crossings = [c for c in scn.crossings if any(g[0] == c for g in data.wait_groups)]
     ncol = 2 if len(crossings) > 1 else 1
     nrow = -(-len(crossings) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(10, 1.4 + 2.8 * nrow), squeeze=False,
+    fig, axes = subplots(nrow, ncol, figsize=(10, 1.4 + 2.8 * nrow), squeeze=False,
                              sharex=True, sharey=True)
     edges = data.wait_edges_h
     top_edge = 1
@@ -350,7 +354,7 @@ def costs(data: ResultsData) -> Figure | None:
     comps = [c for c in comps if any(table[k].get(c, {}).get("mean") and
                                      float(table[k][c]["mean"]) > 0 for k in keys)]
     cur = scn.economics.currency
-    fig, ax = plt.subplots(figsize=(10, 1.8 + 0.36 * len(keys)))
+    fig, ax = subplots(figsize=(10, 1.8 + 0.36 * len(keys)))
     left = np.zeros(len(keys))
     colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
     for i, c in enumerate(comps):
@@ -387,7 +391,7 @@ def observed(data: ResultsData, verdicts: list) -> Figure | None:
         return None
     metrics = list(dict.fromkeys(v.obs.metric for v in verdicts))
     sizes = [sum(v.obs.metric == m for v in verdicts) for m in metrics]
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(10, 1.6 + 0.34 * sum(sizes)
+    fig, axes = subplots(len(metrics), 1, figsize=(10, 1.6 + 0.34 * sum(sizes)
                                                        + 0.7 * len(metrics)),
                              gridspec_kw={"height_ratios": [s + 1.5 for s in sizes]},
                              squeeze=False)

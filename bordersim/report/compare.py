@@ -13,17 +13,17 @@ import numpy as np
 
 from bordersim.compare import COMPARE_FILE, INDEX_FILE, shown_keys
 from bordersim.loading import ScenarioError
-from bordersim.report import (
-    REPORT_FILE,
-    Figure,
-    esc,
-    num,
-    page,
-    save_figures,
-    write_page,
-    write_results_report,
+from bordersim.report.data import ResultsData, band, crossing_label, load_results
+from bordersim.report.figures import (
+    date_axis,
+    hatch_warmup,
+    human,
+    km_axis,
+    legend_below,
+    subplots,
 )
-from bordersim.report_data import ResultsData, band, crossing_label, load_results
+from bordersim.report.html import REPORT_FILE, Figure, esc, num, page, save_figures, write_page
+from bordersim.report.results import write_results_report
 
 __all__ = ["write_compare_report", "FOREST_METRICS"]
 
@@ -63,11 +63,9 @@ def _index(folder: Path) -> dict:
 def forest(rows: list[dict], metric: str, base: str, others: list[str], how: dict,
            currency: str):
     """Differences from BASE with their 95% intervals, one row per crossing × class."""
-    import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter
 
-    from bordersim.report_figures import human, legend_below
 
     sel = [r for r in rows if r["metric"] == metric and not math.isnan(_f(r["diff_mean"]))]
     keys = shown_keys(list(dict.fromkeys((r["crossing"], r["class"]) for r in sel)))
@@ -75,7 +73,7 @@ def forest(rows: list[dict], metric: str, base: str, others: list[str], how: dic
         return None
     by = {(r["scenario"], r["crossing"], r["class"]): r for r in sel}
     n = len(others)
-    fig, ax = plt.subplots(figsize=(10, 1.5 + 0.32 * len(keys) * max(1, 0.75 * n)))
+    fig, ax = subplots(figsize=(10, 1.5 + 0.32 * len(keys) * max(1, 0.75 * n)))
     step = 0.7 / max(n, 1)
     texts = []
     for i, s in enumerate(others):
@@ -114,11 +112,9 @@ def forest(rows: list[dict], metric: str, base: str, others: list[str], how: dic
 
 def queues_side_by_side(runs: dict[str, ResultsData], crossing: str):
     """Units waiting at one crossing in every scenario: one panel per class, a line each."""
-    import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from bordersim.report_figures import date_axis, hatch_warmup, km_axis, legend_below
 
     present = {lab: d for lab, d in runs.items() if crossing in d.scenario.crossings}
     classes = list(dict.fromkeys(k for d in present.values() for k in d.classes_at(crossing)))
@@ -127,7 +123,7 @@ def queues_side_by_side(runs: dict[str, ResultsData], crossing: str):
     first = next(iter(present.values()))
     start = min(d.scenario.start for d in present.values())
     end = max(d.scenario.start + timedelta(hours=d.scenario.duration) for d in present.values())
-    fig, axes = plt.subplots(len(classes), 1, figsize=(10, 1.8 + 2.2 * len(classes)),
+    fig, axes = subplots(len(classes), 1, figsize=(10, 1.8 + 2.2 * len(classes)),
                              sharex=True, squeeze=False)
     for ax, k in zip(axes[:, 0], classes, strict=True):
         top = 1.0
