@@ -24,6 +24,7 @@ import yaml
 
 from bordersim.distributions import to_datetime
 from bordersim.loading import ScenarioError, scenario_from_dict
+from bordersim.metrics import clip
 from bordersim.results import SERIES_FILE
 from bordersim.scenario import ALL, Scenario
 from bordersim.stats import Interval, t_interval
@@ -197,7 +198,8 @@ def check(results_dir: Path, observations: Path) -> list[Verdict]:
             per_rep = (np.tensordot(series.crossed[:, :, lo:hi].sum(axis=2), w,
                                     axes=([1], [0]))
                        if 0 <= lo and hi <= n_hours else None)
-        out.append(Verdict(obs, None if per_rep is None else t_interval(per_rep)))
+        # every observed metric counts units: its interval is cut at zero
+        out.append(Verdict(obs, None if per_rep is None else clip(t_interval(per_rep))))
     return out
 
 

@@ -304,7 +304,7 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
             progress.close()
     finished = datetime.now()
     folder, comparisons = write_compare(out, inputs, results, ["bordersim", *sys.argv[1:]],
-                                        started, finished)
+                                        started, finished, list(metrics) or None)
     if as_json:
         click.echo(json.dumps(rows_as_dicts(comparisons), indent=1))
         return
@@ -312,7 +312,7 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         return
     for comp in comparisons:
         click.echo(f"\n{comp.scenario} - {comp.base}: {comp.why}")
-        click.echo(comparison_table(comp, list(metrics) or None))
+        click.echo(comparison_table(comp, list(metrics) or None, inputs[0].currency))
         for note in comparison_notes(comp):
             click.echo(note)
     click.echo(f"\ncompare folder: {folder}")
@@ -462,12 +462,23 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
 @click.option("--observations", type=click.Path(path_type=Path),
               help="Observations CSV (as for `check`): drawn on the queue and flow plots, and "
                    "set against the simulation in a figure of their own.")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "both"]), default="png",
+              show_default=True,
+              help="Figure files to write: PNG, SVG (scalable, text stays text) or both (the "
+                   "page shows the PNG and links the SVG).")
+@click.option("--self-contained", "embed", is_flag=True,
+              help="Embed the figures in report.html, so the page is one file that can be "
+                   "mailed on its own (the figure files are written too).")
+@click.option("--crossing", "crossings", multiple=True, metavar="NAME",
+              help="Sweep folders: draw only this crossing (repeatable; 'all' for the totals). "
+                   "Default: every crossing and class.")
 @scenario_errors
-def report(results_dir, observations):
-    """Write report.html and figures/*.png into a results, compare or sweep folder."""
-    from bordersim.report import write_report
+def report(results_dir, observations, fmt, embed, crossings):
+    """Write report.html and figures/ into a results, compare or sweep folder."""
+    from bordersim.report import Output, write_report
 
-    path = write_report(results_dir, observations)
+    path = write_report(results_dir, observations, Output(fmt, embed),
+                        crossings=list(crossings) or None)
     click.echo(f"report: {path}")
 
 

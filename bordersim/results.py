@@ -25,6 +25,7 @@ from bordersim.economics import COMPONENTS
 from bordersim.experiment import ExperimentResult
 from bordersim.loading import LoadedScenario, dump_yaml
 from bordersim.measure import METRICS
+from bordersim.metrics import clip_metric
 from bordersim.scenario import ALL
 from bordersim.stats import t_half_width, t_interval
 
@@ -117,7 +118,7 @@ def costs_csv(res: ExperimentResult) -> str:
                 vals = res.values(key, "cost_total")
             else:
                 vals = res.cost_values(key, comp)
-            iv = t_interval(vals)
+            iv = clip_metric(t_interval(vals), comp)
             rows.append([*key, comp, iv.mean, iv.ci_low, iv.ci_high, iv.std, iv.n])
     return _csv(rows)
 

@@ -19,11 +19,12 @@ from pathlib import Path
 
 from bordersim.loading import ScenarioError
 from bordersim.report.compare import write_compare_report
+from bordersim.report.html import FORMATS, Output
 from bordersim.report.results import write_results_report
 from bordersim.report.sweep import write_sweep_report
 
 __all__ = ["write_report", "write_results_report", "write_compare_report",
-           "write_sweep_report", "is_sweep_folder"]
+           "write_sweep_report", "is_sweep_folder", "Output", "FORMATS"]
 
 
 def is_sweep_folder(path: Path) -> bool:
@@ -32,8 +33,11 @@ def is_sweep_folder(path: Path) -> bool:
     return Path(path).is_dir() and (Path(path) / RUNS).is_file()
 
 
-def write_report(folder: Path, observations: Path | None = None) -> Path:
-    """Write report.html and figures/ into a results, compare or sweep folder."""
+def write_report(folder: Path, observations: Path | None = None,
+                 output: Output | None = None, crossings: list[str] | None = None) -> Path:
+    """Write report.html and figures/ into a results, compare or sweep folder; ``output``
+    says which figure formats (PNG, SVG or both) and whether the page embeds them;
+    ``crossings`` chooses the panels of a sweep report."""
     from bordersim.compare import is_compare_folder
 
     folder = Path(folder)
@@ -45,7 +49,11 @@ def write_report(folder: Path, observations: Path | None = None) -> Path:
         if observations is not None:
             raise ScenarioError("--observations", [("", "applies to results and compare "
                                                          "folders, not to sweeps")])
-        return write_sweep_report(folder)
+        return write_sweep_report(folder, crossings=crossings, output=output)
+    if crossings:
+        raise ScenarioError("--crossing", [("", "chooses the panels of a sweep report; "
+                                                "results and compare reports draw every "
+                                                "crossing")])
     if is_compare_folder(folder):
-        return write_compare_report(folder, observations)
-    return write_results_report(folder, observations)
+        return write_compare_report(folder, observations, output)
+    return write_results_report(folder, observations, output)

@@ -8,6 +8,7 @@ so labels never collide), the warm-up hatched.
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime, timedelta
 
 import matplotlib.dates as mdates
@@ -337,12 +338,15 @@ def waits(data: ResultsData) -> Figure | None:
 
 
 def costs(data: ResultsData) -> Figure | None:
-    """Cost of waiting per crossing and class, stacked by component, 95% CI of the total."""
+    """Cost per crossing and class, stacked by component, with the total and its 95% CI
+    written beside each bar."""
+    from bordersim.metrics import COMPONENT_LABELS
+    from bordersim.numbers import with_interval
+
     scn = data.scenario
     if scn.economics is None or not data.costs:
         return None
     rows = [r for r in data.costs if r["crossing"] != "all" and r["class"] != "all"]
-    comps = list(dict.fromkeys(r["component"] for r in rows if r["component"] != "total"))
     table: dict = {}
     for r in rows:
         table.setdefault((r["crossing"], r["class"]), {})[r["component"]] = r
@@ -351,16 +355,17 @@ def costs(data: ResultsData) -> Figure | None:
     if not keys:
         return None
     keys.sort(key=lambda k: float(table[k]["total"]["mean"]))
-    comps = [c for c in comps if any(table[k].get(c, {}).get("mean") and
-                                     float(table[k][c]["mean"]) > 0 for k in keys)]
+    comps = [c for c in COMPONENT_LABELS if c != "total" and any(
+        table[k].get(c, {}).get("mean") and float(table[k][c]["mean"]) > 0 for k in keys)]
     cur = scn.economics.currency
-    fig, ax = subplots(figsize=(10, 1.8 + 0.36 * len(keys)))
+    fig, ax = subplots(figsize=(10, 2.2 + 0.36 * len(keys)))
     left = np.zeros(len(keys))
-    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
-    for i, c in enumerate(comps):
+    colors = {"time": "#4c72b0", "cargo_time": "#dd8452", "spoilage": "#55a868",
+              "lost": "#c44e52", "diversion": "#8172b3"}
+    for c in comps:
         vals = np.array([float(table[k].get(c, {}).get("mean") or 0) for k in keys])
-        ax.barh(range(len(keys)), vals, left=left, color=colors[i % len(colors)],
-                label=c.replace("_", " "), height=0.65)
+        ax.barh(range(len(keys)), vals, left=left, color=colors.get(c, "#937860"),
+                label=COMPONENT_LABELS[c], height=0.65)
         left += vals
     tot = [table[k]["total"] for k in keys]
     mean = np.array([float(r["mean"]) for r in tot])
@@ -370,15 +375,20 @@ def costs(data: ResultsData) -> Figure | None:
                    for r, m in zip(tot, mean, strict=True)])
     ax.errorbar(mean, range(len(keys)), xerr=[mean - lo, hi - mean], fmt="none",
                 ecolor="black", capsize=3, lw=1)
-    for y, (m, h) in enumerate(zip(mean, hi, strict=True)):
-        ax.text(h, y, f"  {human(m)}", va="center", fontsize=8)
+    for y, r in enumerate(tot):
+        text = with_interval(float(r["mean"]), float(r["ci_low"]) if r["ci_low"] else np.nan,
+                             float(r["ci_high"]) if r["ci_high"] else np.nan,
+                             money_value=True).replace("95% CI ", "")
+        ax.text(hi[y], y, f"  {text}", va="center", fontsize=8)
     ax.set_yticks(range(len(keys)), [f"{c} · {k}" for c, k in keys])
-    ax.set_xlim(0, hi.max() * 1.22)           # room for the totals written after the bars
+    ax.set_xlim(0, hi.max() * 1.45)           # room for the totals written after the bars
     ax.xaxis.set_major_formatter(FuncFormatter(human))
     ax.set_xlabel(f"{cur}, units arriving after the warm-up (mean over {data.n_reps} "
                   "replications)")
-    fig.suptitle(f"Cost of waiting by crossing, class and component, {cur}\n"
-                 "bars: mean; whiskers: 95% CI of the total", x=0.01, ha="left")
+    what = textwrap.fill(f"Cost by crossing and class, {cur}: "
+                         + ", ".join(COMPONENT_LABELS[c] for c in comps), 95)
+    fig.suptitle(f"{what}\nbars: mean by component; whiskers and numbers: total with its "
+                 "95% CI", x=0.01, ha="left")
     ax.legend(loc="lower right", title="component")
     fig.tight_layout()
     return fig
