@@ -221,7 +221,8 @@ def test_summary_intervals_of_counts_never_go_below_zero(results):
     zero; summary.csv, costs.csv and the page cut it there."""
     from bordersim.stats import t_interval
 
-    rows = list(csv.DictReader(open(results / "replications.csv")))
+    with open(results / "replications.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
     clipped = 0
     for (c, k, m), r in read(results, "summary.csv").items():
         if r["ci_low"] == "":
