@@ -212,25 +212,58 @@ def check_cmd(results_dir, observations, as_json):
 
 
 def format_check(verdicts) -> str:
-    rows = [("date", "crossing", "class", "metric", "observed", "simulated (95% CI)", "")]
+    posterior = any(v.fitted is not None for v in verdicts)
+    rows = [("date", "crossing", "class", "metric", "observed", "simulated (95% CI)",
+             "90% of runs", "", *(("fitted",) if posterior else ()))]
     for v in verdicts:
         o = v.obs
-        sim = "outside the run"
+        sim, spread = "outside the run", ""
         if v.simulated is not None:
             iv = v.simulated
-            ci = "" if math.isnan(iv.ci_low) else f" ({iv.ci_low:.0f}-{iv.ci_high:.0f})"
-            sim = f"{iv.mean:.0f}{ci}"
+            if math.isnan(iv.mean):
+                sim = "undefined"
+            else:
+                ci = "" if math.isnan(iv.ci_low) else f" ({iv.ci_low:.3g}-{iv.ci_high:.3g})"
+                sim = f"{iv.mean:.3g}{ci}"
+            if not math.isnan(v.p05):
+                spread = f"{v.p05:.3g}-{v.p95:.3g}"
         mark = {True: "inside", False: "OUTSIDE", None: "-"}[v.inside]
-        rows.append((o.when.strftime("%Y-%m-%d %H:%M"), o.crossing, o.cls, o.metric,
-                     f"{o.low:g}-{o.high:g}", sim, mark))
+        when = o.when.strftime("%Y-%m-%d %H:%M")
+        if o.until is not None:
+            when += o.until.strftime("..%m-%d")
+        rows.append((when, o.crossing, o.cls, o.metric, o.range_text(), sim, spread, mark,
+                     *((("yes" if v.fitted else "no"),) if posterior else ())))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    judged = [v for v in verdicts if v.inside is not None]
-    inside = sum(v.inside for v in judged)
-    share = f" ({inside / len(judged):.0%})" if judged else ""
-    lines.append(f"\n{inside} of {len(judged)} observed figures inside their range{share}")
+    lines.append("")
+    lines += check_counts(verdicts)
     return "\n".join(lines)
+
+
+def check_counts(verdicts) -> list[str]:
+    """How many observed figures the simulation reproduced: the simulated mean inside the
+    observed range, and the observed range meeting the 90% interval of the runs (5th to
+    95th percentile); fitted and out of sample apart when a calibration says which."""
+    def counts(vs, what):
+        judged = [v for v in vs if v.inside is not None]
+        if not judged:
+            return []
+        inside = sum(v.inside for v in judged)
+        line = f"{inside} of {len(judged)} {what} inside their range ({inside / len(judged):.0%})"
+        spread = [v for v in judged if v.inside_90 is not None]
+        if spread:
+            k = sum(v.inside_90 for v in spread)
+            line += (f"; {k} of {len(spread)} meet the 90% interval of the runs "
+                     f"({k / len(spread):.0%})")
+        return [line]
+
+    if any(v.fitted is not None for v in verdicts):
+        return (counts([v for v in verdicts if v.fitted], "fitted figures")
+                + counts([v for v in verdicts if v.fitted is False],
+                         "figures not fitted (out of sample)")
+                + counts(verdicts, "observed figures"))
+    return counts(verdicts, "observed figures")
 
 
 @cli.command()
@@ -451,6 +484,212 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
         click.echo(sweep_table(read_summary(outcome.folder), plan.paths, list(plan.metrics),
                                econ.currency if econ else None))
         click.echo(f"\nsweep folder: {outcome.folder}")
+
+
+class _CalibrationProgress:
+    """Generations and candidates on stderr: a line that updates on a terminal, a line
+    every few seconds elsewhere; nothing when quiet."""
+
+    def __init__(self, enabled: bool):
+        import time
+
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.clock = time.monotonic
+        self.t0 = self.last = self.clock()
+        self.pending = False
+
+    def _line(self, text: str, final: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = self.clock()
+        if self.tty:
+            sys.stderr.write("\r" + text.ljust(79)[:120] + ("\n" if final else ""))
+            sys.stderr.flush()
+            self.pending = not final
+        elif final or now - self.last >= 5:
+            click.echo(text, err=True)
+            self.last = now
+
+    def candidates(self, t: int, evaluated: int, accepted: int, wanted: int) -> None:
+        rate = evaluated / max(self.clock() - self.t0, 1e-9)
+        self._line(f"generation {t}: {accepted}/{wanted} accepted of {evaluated} simulated "
+                   f"({rate:.1f}/s overall)")
+
+    def generation(self, g) -> None:
+        self._line(f"generation {g.t}: tolerance {g.epsilon:.4g}, {g.accepted} accepted of "
+                   f"{g.simulations} simulated ({g.acceptance:.0%}), ESS {g.ess:.0f}",
+                   final=True)
+
+    def predictive(self, done: int, n: int) -> None:
+        self._line(f"posterior predictive: {done}/{n} simulations", final=done == n)
+
+
+@cli.command()
+@click.argument("scenario", required=False, type=click.Path(dir_okay=True, path_type=Path))
+@click.argument("observations", required=False, type=click.Path(path_type=Path))
+@click.option("--vary", "varies", multiple=True, metavar="PATH=lo..hi",
+              help="An estimated parameter and its prior range (uniform), e.g. "
+                   "crossings.ak-tilek.demand.truck_loaded=250..400. Repeatable.")
+@click.option("--spec", "spec_file", type=click.Path(path_type=Path),
+              help="A calibration file with scenario, observations, priors (with sources "
+                   "and scales) and settings; options given here override it.")
+@click.option("--fit-until", metavar="DATE",
+              help="Fit only the observations up to DATE; the later ones are predicted.")
+@click.option("--population", type=click.IntRange(min=2),
+              help="Parameter sets per generation (default 200).")
+@click.option("--generations", type=click.IntRange(min=1),
+              help="Generations at most (default 8).")
+@click.option("--budget", type=click.IntRange(min=1),
+              help="Simulations at most (default 4000).")
+@click.option("--predictive", type=click.IntRange(min=0),
+              help="Posterior predictive simulations (default 100).")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed (default: the scenario's).")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override one scenario value by dotted path. Repeatable.")
+@click.option("--workers", "-j", type=click.IntRange(min=1),
+              help="Parallel processes (default: the number of CPUs).")
+@scheduler_option
+@click.option("--resume", is_flag=True, help="Carry on an interrupted calibration.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing calibration folder (kept until the new one is done).")
+@click.option("--out", "-o", type=click.Path(path_type=Path),
+              help="Calibration folder (default: results/<scenario name>-calibration).")
+@click.option("--json", "as_json", is_flag=True, help="Print what ran as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@scenario_errors
+def calibrate(scenario, observations, varies, spec_file, fit_until, population, generations,
+              budget, predictive, seed, overrides, workers, scheduler, resume, force, out,
+              as_json, quiet):
+    """Fit estimated parameters to observed ranges (ABC-SMC) and write a calibration folder.
+
+    The posterior sample it writes is used by `run`, `compare` and `sweep` through
+    --posterior, so that their intervals carry parameter uncertainty.
+
+    Examples:
+
+    \b
+      bordersim calibrate scenarios/closure-2017.yaml data/observations-2017.csv \\
+        --vary crossings.ak-tilek.demand.truck_loaded=250..400 --budget 400
+      bordersim calibrate --spec calibration.yaml --resume
+    """
+    try:
+        import pyabc  # noqa: F401
+    except ImportError:
+        _fail("calibrate needs the pyabc library: pip install 'bordersim[calibrate]'")
+    from bordersim.calibrate.driver import AbcSettings
+    from bordersim.calibrate.folder import run_calibration
+    from bordersim.calibrate.priors import prior_from_spec, prior_from_vary
+    from bordersim.calibrate.problem import CalibrationProblem
+    from bordersim.calibrate.spec import read_calibration_spec
+    from bordersim.distributions import to_datetime
+    from bordersim.executors import make_executor
+    from bordersim.observations import read_observations
+
+    spec = read_calibration_spec(spec_file) if spec_file else {}
+    if spec_file and scenario is not None and "scenario" in spec:
+        _fail("give the scenario in the --spec file or as an argument, not both")
+    if scheduler and workers:
+        _fail("--workers sets local processes; with --scheduler the cluster's workers run")
+    scenario = scenario or spec.get("scenario")
+    observations = observations or spec.get("observations")
+    if scenario is None or observations is None:
+        _fail("expected a SCENARIO file and an OBSERVATIONS file (or --spec calibration.yaml)")
+    seed = seed if seed is not None else spec.get("seed")
+    sets = _with_run_sets([*spec.get("set", []), *overrides], None, seed)
+    loaded = load_scenario(scenario, sets)
+    scn = loaded.scenario
+    priors = {}
+    for path, entry in spec.get("priors", {}).items():
+        pr = prior_from_spec(path, entry, scn.start, spec["source"])
+        priors[pr.path] = pr
+    for text in varies:
+        pr = prior_from_vary(text, scn.start)
+        priors[pr.path] = pr
+    until_text = fit_until or spec.get("fit_until")
+    until = None
+    if until_text:
+        try:
+            until = to_datetime(until_text)
+        except ValueError as e:
+            _fail(f"--fit-until: {e}")
+        if "T" not in str(until_text):
+            until = until.replace(hour=23, minute=59)
+    obs = read_observations(observations)
+    problem = CalibrationProblem(loaded, list(priors.values()), obs, str(observations), until)
+    settings = AbcSettings(
+        population=population or spec.get("population", 200),
+        generations=generations or spec.get("generations", 8),
+        budget=budget or spec.get("budget", 4000),
+        min_acceptance=spec.get("min_acceptance", 0.02),
+        seed=scn.seed)
+    n_pred = predictive if predictive is not None else spec.get("predictive", 100)
+    out = out or spec.get("out") or Path("results") / f"{scn.name}-calibration"
+    _check_out(out)
+    progress = _CalibrationProgress(enabled=not (quiet or as_json))
+    executor = make_executor(workers, scheduler)
+    if not (quiet or as_json):
+        fitted = sum(problem.fitted)
+        click.echo(f"{scn.name}: {len(problem.priors)} parameters, {fitted} of "
+                   f"{len(problem.used)} observations fitted, population "
+                   f"{settings.population}, at most {settings.generations} generations and "
+                   f"{settings.budget} simulations, seed {settings.seed}, {executor.name}",
+                   err=True)
+    with executor:
+        outcome = run_calibration(problem, settings, Path(out), executor, predictive=n_pred,
+                                  resume=resume, force=force,
+                                  command=["bordersim", *sys.argv[1:]],
+                                  progress=progress.candidates,
+                                  on_generation=progress.generation,
+                                  on_predictive=progress.predictive)
+    if as_json:
+        last = outcome.generations[-1]
+        click.echo(json.dumps({"folder": str(outcome.folder),
+                               "generations": len(outcome.generations),
+                               "simulations": outcome.simulations,
+                               "final_epsilon": last.epsilon,
+                               "final_acceptance": last.acceptance,
+                               "wall_seconds": round(outcome.wall_s, 3)}, indent=1))
+    elif not quiet:
+        click.echo(format_calibration(outcome.folder))
+
+
+def format_calibration(folder: Path) -> str:
+    """The posterior of each parameter (median and 90% interval) and the predictive check."""
+    import csv as _csv
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    with open(folder / "posterior.csv", newline="") as f:
+        rows = list(_csv.DictReader(f))
+    lines = [f"\n{manifest['generations']} generations, {manifest['simulations']} simulations, "
+             f"final tolerance {manifest['final_epsilon']:.4g}, "
+             f"{manifest['wall_seconds']:.0f}s", "",
+             "parameter (prior)  posterior median (90% interval)"]
+    import numpy as np
+
+    w = np.array([float(r["weight"]) for r in rows])
+    for p in manifest["priors"]:
+        try:
+            x = np.array([float(r[p["path"]]) for r in rows])
+        except ValueError:
+            continue
+        order = np.argsort(x)
+        cum = np.cumsum(w[order]) / w.sum()
+        q = [float(x[order][min(np.searchsorted(cum, a), len(x) - 1)]) for a in (0.05, 0.5,
+                                                                                 0.95)]
+        lines.append(f"{p['path']} ({p['low']:.4g}..{p['high']:.4g})  {q[1]:.4g} "
+                     f"({q[0]:.4g}-{q[2]:.4g})")
+    with open(folder / "predictive.csv", newline="") as f:
+        pred = list(_csv.DictReader(f))
+    for label, keep in (("fitted", "true"), ("not fitted", "false")):
+        vs = [r for r in pred if r["fitted"] == keep]
+        if vs:
+            k = sum(r["inside_range"] == "true" for r in vs)
+            k90 = sum(r["inside_90"] == "true" for r in vs)
+            lines.append(f"{label}: {k} of {len(vs)} predictive means inside the observed "
+                         f"range, {k90} of {len(vs)} ranges meet the 90% predictive interval")
+    lines.append(f"\ncalibration folder: {folder}")
+    return "\n".join(lines)
 
 
 @cli.command()

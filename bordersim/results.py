@@ -92,7 +92,7 @@ def replications_csv(res: ExperimentResult) -> str:
 def timeseries_csv(res: ExperimentResult) -> str:
     start = res.scenario.start
     rows = [["time", "crossing", "class", "queue_mean", "queue_ci_low", "queue_ci_high",
-             "crossed_mean", "cost_mean"]]
+             "crossed_mean", "cost_mean", "held_mean"]]
     keys = res.keys()
     n_hours = len(res.replications[0].queue[keys[0]]) if keys else 0
     stamps = [(start + timedelta(hours=h)).isoformat(timespec="minutes") for h in range(n_hours)]
@@ -102,11 +102,13 @@ def timeseries_csv(res: ExperimentResult) -> str:
         qm = q.mean(axis=0)
         xm = x.mean(axis=0)
         cm = np.array([r.cost[key] for r in res.replications]).mean(axis=0)
+        hm = (np.array([r.held[key] for r in res.replications]).mean(axis=0)
+              if all(r.held for r in res.replications) else np.zeros(n_hours))
         half = t_half_width(q)
         for h in range(n_hours):
             # a queue is never negative: the interval is cut at zero
             rows.append([stamps[h], *key, qm[h], max(0.0, qm[h] - half[h]), qm[h] + half[h],
-                         xm[h], cm[h]])
+                         xm[h], cm[h], hm[h]])
     return _csv(rows)
 
 
@@ -127,14 +129,23 @@ SERIES_FILE = "timeseries_replications.npz"
 
 
 def write_series(path: Path, res: ExperimentResult) -> None:
-    """Hourly queue and crossings of every replication, per crossing × class (no totals):
-    what `bordersim check` needs to sum any group of crossings and classes."""
+    """Hourly queue and crossings of every replication, per crossing × class (no totals),
+    with the hours queued and in the system of the units crossed each hour: what
+    `bordersim check` needs to sum any group of crossings and classes."""
     keys = [k for k in res.keys() if "all" not in k]
     queue = np.array([[r.queue[k] for k in keys] for r in res.replications], dtype=np.int32)
     crossed = np.array([[r.crossed[k] for k in keys] for r in res.replications],
                        dtype=np.int32)
+    sums = {}
+    if all(r.wait_sum for r in res.replications):
+        sums = {name: np.array([[getattr(r, name)[k] for k in keys] for r in res.replications],
+                               dtype=float).reshape(queue.shape)
+                for name in ("wait_sum", "tis_sum")}
+    if all(r.held for r in res.replications):
+        sums["held"] = np.array([[r.held[k] for k in keys] for r in res.replications],
+                                dtype=np.int32).reshape(queue.shape)
     with open(path, "wb") as f:
-        np.savez_compressed(f, queue=queue, crossed=crossed,
+        np.savez_compressed(f, queue=queue, crossed=crossed, **sums,
                             crossing=np.array([k[0] for k in keys]),
                             cls=np.array([k[1] for k in keys]),
                             start=np.array(res.scenario.start.isoformat()))

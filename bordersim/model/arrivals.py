@@ -126,6 +126,9 @@ def purposes(scn: Scenario, crossing: str, cls: str) -> list[tuple]:
     cv = scn.classes[cls].cargo_value
     if cv is not None:
         out.append((("cargo",), cv))
+    if scn.behaviour.response(cls, crossing) is not None:
+        out.append((("respond",), None))     # how readily the trip sets off
+        out.append((("give-up",), None))     # whether it is given up after the longest hold
     return out
 
 

@@ -8,6 +8,7 @@ so labels never collide), the warm-up hatched.
 
 from __future__ import annotations
 
+import math
 import textwrap
 from datetime import datetime, timedelta
 
@@ -192,8 +193,12 @@ def _obs_marks(ax, obs: list, data: ResultsData, x_of=None) -> bool:
         x = x_of(o) if x_of else o.when
         if not data.scenario.start <= x <= data.when(data.n_hours)[0]:
             continue
-        ax.errorbar([x], [mid], yerr=[[mid - o.low], [o.high - mid]], fmt="D", ms=4,
-                    color="black", capsize=3, lw=1.2, zorder=5)
+        if math.isinf(o.high):   # "at least": a mark at the bound with an arrow up
+            ax.errorbar([x], [o.low], yerr=[[0], [o.low * 0.3 + 1]], fmt="D", ms=4,
+                        color="black", capsize=0, lw=1.2, zorder=5, uplims=True)
+        else:
+            ax.errorbar([x], [mid], yerr=[[mid - o.low], [o.high - mid]], fmt="D", ms=4,
+                        color="black", capsize=3, lw=1.2, zorder=5)
         drawn = True
     return drawn
 
@@ -231,7 +236,8 @@ def queue(data: ResultsData, crossing: str, observations: list | None = None) ->
         obs = [o for o in (observations or []) if o.metric == "waiting_units"
                and o.crossing == crossing and o.cls == k]
         any_obs |= _obs_marks(ax, obs, data)
-        ax.set_ylim(bottom=0, top=max(1.0, float(b.high.max()), *[o.high for o in obs]) * 1.1)
+        marks = [o.high if o.high < math.inf else o.low for o in obs]
+        ax.set_ylim(bottom=0, top=max(1.0, float(b.high.max()), *marks) * 1.1)
         ax.set_ylabel("units waiting")
         length = scn.classes[k].length_m
         km_axis(ax, length)
@@ -267,7 +273,8 @@ def flow(data: ResultsData, crossing: str, observations: list | None = None) -> 
                and o.crossing == crossing and o.cls == k]
         any_obs |= _obs_marks(ax, obs, data,
                               lambda o: datetime(o.when.year, o.when.month, o.when.day, 12))
-        top_y = max(1.0, float(b.high.max()), float(dem.max()), *[o.high for o in obs])
+        top_y = max(1.0, float(b.high.max()), float(dem.max()),
+                    *[o.high if o.high < math.inf else o.low for o in obs])
         ax.set_ylim(0, top_y * 1.12)
         ax.set_ylabel("units per day")
         ax.yaxis.set_major_formatter(FuncFormatter(human))
@@ -407,13 +414,19 @@ def observed(data: ResultsData, verdicts: list) -> Figure | None:
                              squeeze=False)
     units = {"waiting_units": "units waiting at that time",
              "crossed_per_day": "units crossed that day",
-             "crossed_per_hour": "units crossed that hour"}
+             "crossed_per_hour": "units crossed that hour",
+             "wait_h": "mean hours queued by units crossing that day",
+             "time_in_system_h": "mean hours at the crossing of units crossing that day"}
     for ax, m in zip(axes[:, 0], metrics, strict=True):
         vs = [v for v in verdicts if v.obs.metric == m]
+        finite = [x for v in vs for x in (v.obs.low, v.obs.high, v.simulated.mean)
+                  if math.isfinite(x)]
+        right = max(finite, default=1.0) * 1.5
         for y, v in enumerate(vs):
             o, s = v.obs, v.simulated
-            ax.plot([o.low, o.high], [y, y], color="#999999", lw=7, solid_capstyle="butt",
-                    alpha=0.7)
+            # an open range ("at least") runs to the right edge
+            ax.plot([o.low, min(o.high, right)], [y, y], color="#999999", lw=7,
+                    solid_capstyle="butt", alpha=0.7)
             color = "#2ca02c" if v.inside else "#d62728"
             lo = s.mean - s.ci_low if s.ci_low == s.ci_low else 0
             hi = s.ci_high - s.mean if s.ci_high == s.ci_high else 0
@@ -424,7 +437,7 @@ def observed(data: ResultsData, verdicts: list) -> Figure | None:
                   for v in vs]
         ax.set_yticks(range(len(vs)), labels)
         ax.set_ylim(len(vs) - 0.5, -0.5)
-        vals = [x for v in vs for x in (v.obs.low, v.obs.high, v.simulated.mean)]
+        vals = [x for x in finite if not math.isnan(x)] or [1.0]
         pos = [x for x in vals if x > 0]
         if pos and max(pos) / min(pos) > 50:
             # counts from 0 to thousands: linear below 1, logarithmic above

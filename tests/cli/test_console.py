@@ -162,5 +162,6 @@ def test_check_never_gives_a_count_a_negative_interval_end(scenario, tmp_path):
     assert all(float(r["sim_ci_low"]) >= 0 for r in rows if r["sim_ci_low"])
     series = load_series(tmp_path / "out")
     j = list(zip(series.crossings, series.classes, strict=True)).index(("gate", "truck_loaded"))
-    raw = [t_interval(series.queue[:, j, h].astype(float)).ci_low for h in range(5, 47, 2)]
+    queue = series.arrays["queue"].astype(float)
+    raw = [t_interval(queue[:, j, h]).ci_low for h in range(5, 47, 2)]
     assert min(raw) < 0 and np.isfinite(raw).all()      # the case the cut is for did occur
