@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 
 from bordersim.loading import ScenarioError, scenario_from_dict
+from bordersim.metrics import clip
 from bordersim.observations import (
     COLUMNS,
     GROUPS,
@@ -106,7 +107,8 @@ def check(results_dir: Path, observations: Path, fitted: set[int] | None = None
             continue
         finite = per_rep[np.isfinite(per_rep)]
         p05, p95 = (np.percentile(finite, [5, 95]) if len(finite) else (math.nan, math.nan))
-        out.append(Verdict(obs, t_interval(per_rep), float(p05), float(p95), fit))
+        # every observed figure is a count, a rate or a wait: its interval is cut at zero
+        out.append(Verdict(obs, clip(t_interval(per_rep)), float(p05), float(p95), fit))
     return out
 
 

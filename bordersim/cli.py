@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from bordersim import __version__
+from bordersim.helptext import Group
 from bordersim.loading import ScenarioError, dump_yaml, load_scenario
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -72,25 +73,6 @@ def _with_run_sets(sets: list[str], replications: int | None, seed: int | None) 
     return sets
 
 
-class _Progress:
-    """A progress bar on stderr, or nothing when quiet."""
-
-    def __init__(self, total: int, label: str, enabled: bool):
-        self.bar = None
-        if enabled:
-            self.bar = click.progressbar(length=total, label=label, file=sys.stderr,
-                                         show_eta=True, show_pos=True)
-            self.bar.__enter__()
-
-    def __call__(self, k: int) -> None:
-        if self.bar is not None:
-            self.bar.update(k)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-
-
 def _json_summary(res) -> str:
     rows = []
     for (c, k), metric, iv in res.summary_rows():
@@ -111,10 +93,21 @@ def _check_out(out: Path) -> None:
         _fail(f"--out: {parent} is not a folder")
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="bordersim")
 def cli() -> None:
-    """Simulate what a land-border closure does to queues, waits and money."""
+    """Simulate what a land-border closure does to queues, waits and money.
+
+    Examples:
+
+    \b
+      bordersim run scenarios/closure-2017.yaml
+      bordersim report results/closure-2017
+      bordersim compare scenarios/baseline-2017.yaml scenarios/closure-2017.yaml -n 4
+
+    Run `bordersim COMMAND --help` for a command's options and examples; docs/ in the
+    repository describes the scenario format, the results files and the Python API.
+    """
 
 
 @cli.command()
@@ -125,9 +118,18 @@ def cli() -> None:
 @scheduler_option
 @scenario_errors
 def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler):
-    """Run a scenario's replications and write its results folder."""
+    """Run a scenario's replications, print a table and write its results folder.
+
+    Examples:
+
+    \b
+      bordersim run scenarios/closure-2017.yaml
+      bordersim run scenarios/closure-2017.yaml -n 5 --seed 1 --out results/try
+      bordersim run scenarios/example-mmc.yaml --set crossings.ak-tilek.stages.0.lanes.0.booths=12
+    """
+    from bordersim.console import Progress, summary_table
     from bordersim.experiment import run_experiment
-    from bordersim.results import summary_table, write_results
+    from bordersim.results import write_results
 
     if scheduler and workers:
         _fail("--workers sets local processes; with --scheduler the cluster's workers run")
@@ -136,8 +138,9 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
     out = out or Path("results") / scn.name
     _check_out(out)
     started = datetime.now()
-    progress = _Progress(scn.replications, f"{scn.name}: replications",
-                         enabled=not (quiet or as_json))
+    progress = Progress(scn.replications, scn.name, enabled=not (quiet or as_json),
+                        unit="replications")
+    progress.start()
     try:
         res = run_experiment(scn, workers=workers, progress=progress, scheduler=scheduler)
     finally:
@@ -161,7 +164,14 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
 @click.option("--show", is_flag=True, help="Print each resolved scenario as YAML.")
 @scenario_errors
 def validate(scenarios, overrides, show):
-    """Load and check scenario files; exit 2 on the first that is wrong."""
+    """Load and check scenario files; exit 2 on the first that is wrong.
+
+    Examples:
+
+    \b
+      bordersim validate scenarios/*.yaml
+      bordersim validate scenarios/closure-2017.yaml --show
+    """
     for path in scenarios:
         loaded = load_scenario(path, list(overrides))
         s = loaded.scenario
@@ -182,7 +192,14 @@ def validate(scenarios, overrides, show):
 def check_cmd(results_dir, observations, as_json):
     """Put observed figures beside the simulated mean and 95% CI at the same time.
 
-    Writes check.csv into RESULTS_DIR, replacing any earlier one.
+    Writes check.csv into RESULTS_DIR, replacing any earlier one. The observations format
+    is described in docs/observations.md.
+
+    Examples:
+
+    \b
+      bordersim run scenarios/closure-2017.yaml
+      bordersim check results/closure-2017 data/observations-2017.csv
     """
     from bordersim.check import check, write_check
 
@@ -265,7 +282,14 @@ def schema():
 @click.option("--level", type=click.FloatRange(0.5, 0.9999), default=0.99, show_default=True,
               help="Confidence level of the intervals the exact values must fall in.")
 def verify(replications, seed, workers, level):
-    """Check simulated waits against exact queueing theory; exit 1 if one falls outside."""
+    """Check simulated waits against exact queueing theory; exit 1 if one falls outside.
+
+    Examples:
+
+    \b
+      bordersim verify
+      bordersim verify -n 40 --level 0.95
+    """
     from bordersim.verify import run_checks
 
     click.echo(f"{replications} replications, seed {seed}, {level:.0%} intervals\n", err=True)
@@ -302,7 +326,15 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
 
     BASE and OTHER are scenario files (run with one seed and replication count: the
     options', else BASE's) or results folders (paired when seeds and replications match,
-    otherwise a Welch interval).
+    otherwise a Welch interval). The table leads with the total cost.
+
+    Examples:
+
+    \b
+      bordersim compare scenarios/baseline-2017.yaml scenarios/closure-2017.yaml -n 4
+      bordersim compare scenarios/closure-2017.yaml scenarios/more-bays-2017.yaml \\
+        -m wait_mean_h -m reneged
+      bordersim compare results/baseline-2017 results/closure-2017
     """
     from bordersim.compare import (
         comparison_notes,
@@ -311,6 +343,7 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         rows_as_dicts,
         write_compare,
     )
+    from bordersim.console import Progress
     from bordersim.experiment import run_experiment
     from bordersim.measure import METRICS
 
@@ -328,8 +361,9 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         if inp.loaded is None:
             continue
         scn = inp.loaded.scenario
-        progress = _Progress(scn.replications, f"{inp.label}: replications",
-                             enabled=not (quiet or as_json))
+        progress = Progress(scn.replications, inp.label, enabled=not (quiet or as_json),
+                            unit="replications")
+        progress.start()
         try:
             results[inp.label] = run_experiment(scn, workers=workers, progress=progress,
                                                 scheduler=scheduler)
@@ -337,7 +371,7 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
             progress.close()
     finished = datetime.now()
     folder, comparisons = write_compare(out, inputs, results, ["bordersim", *sys.argv[1:]],
-                                        started, finished)
+                                        started, finished, list(metrics) or None)
     if as_json:
         click.echo(json.dumps(rows_as_dicts(comparisons), indent=1))
         return
@@ -345,62 +379,10 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         return
     for comp in comparisons:
         click.echo(f"\n{comp.scenario} - {comp.base}: {comp.why}")
-        click.echo(comparison_table(comp, list(metrics) or None))
+        click.echo(comparison_table(comp, list(metrics) or None, inputs[0].currency))
         for note in comparison_notes(comp):
             click.echo(note)
     click.echo(f"\ncompare folder: {folder}")
-
-
-class _RunsProgress:
-    """Runs done, runs per second and time left, on stderr; nothing when quiet."""
-
-    def __init__(self, label: str, enabled: bool):
-        self.label, self.enabled, self.bar = label, enabled, None
-
-    def start(self, done_before: int, to_run: int) -> None:
-        import time
-
-        if done_before and self.enabled:
-            click.echo(f"{done_before} runs already in the folder; {to_run} to go", err=True)
-        if self.enabled and to_run:
-            self.bar = click.progressbar(length=to_run, label=self.label, file=sys.stderr,
-                                         show_eta=True, show_pos=True,
-                                         item_show_func=lambda s: s)
-            self.bar.__enter__()
-        self.t0, self.n, self.clock = time.monotonic(), 0, time.monotonic
-
-    def __call__(self, k: int) -> None:
-        self.n += k
-        if self.bar is not None:
-            rate = self.n / max(self.clock() - self.t0, 1e-9)
-            self.bar.update(k, f"{rate:.2f} runs/s")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-
-def _sweep_table(rows: list[dict], paths: list[str], metrics: list[str], most: int = 30) -> str:
-    """One line per point: its values and the mean (95% CI) of a few metrics over all."""
-    headline = [m for m in ("wait_mean_h", "queue_max", "cost_total") if m in metrics]
-    shown = headline or metrics[:3]
-    cells: dict[str, dict[str, str]] = {}
-    for r in rows:
-        if r["crossing"] != "all" or r["class"] != "all" or r["metric"] not in shown:
-            continue
-        ci = f" ({float(r['ci_low']):.4g}-{float(r['ci_high']):.4g})" if r["ci_low"] else ""
-        mean = f"{float(r['mean']):.4g}{ci}" if r["mean"] else "-"
-        line = cells.setdefault(r["point"], {"point": r["point"], **{p: r[p] for p in paths}})
-        line[r["metric"]] = mean
-    header = ["point", *paths, *shown]
-    lines = [header] + [[c.get(h, "-") for h in header] for c in list(cells.values())[:most]]
-    widths = [max(len(x[i]) for x in lines) for i in range(len(header))]
-    out = ["  ".join(v.rjust(w) for v, w in zip(x, widths, strict=True)) for x in lines]
-    out.insert(1, "  ".join("-" * w for w in widths))
-    if len(cells) > most:
-        out.append(f"... {len(cells) - most} more points in summary.csv")
-    return "\n".join(out)
 
 
 @cli.command()
@@ -432,7 +414,19 @@ def _sweep_table(rows: list[dict], paths: list[str], metrics: list[str], most: i
 @scenario_errors
 def sweep(scenario, varies, design, points, spec_file, metric_names, replications, seed,
           overrides, workers, as_json, quiet, scheduler, resume, force, out):
-    """Run a scenario at every point of a parameter sweep, with common random numbers."""
+    """Run a scenario at every point of a parameter sweep, with common random numbers.
+
+    Examples:
+
+    \b
+      bordersim sweep scenarios/example-mmc.yaml -n 4 \\
+        --vary crossings.ak-tilek.stages.0.lanes.0.booths=10:12:1
+      bordersim sweep scenarios/example-mmc.yaml --points 12 \\
+        --vary crossings.ak-tilek.stages.0.lanes.0.booths=9..12 \\
+        --vary crossings.ak-tilek.demand.truck_loaded=380..460
+      bordersim sweep --spec docs/examples/sweep-mmc.yaml
+    """
+    from bordersim.console import Progress, sweep_table
     from bordersim.executors import make_executor
     from bordersim.sweep import parse_metrics, parse_vary, plan_sweep, read_spec
     from bordersim.sweep_folder import read_summary, run_sweep
@@ -462,7 +456,7 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
         click.echo(f"{name}: {plan.design} of {len(plan.points)} points x {plan.replications} "
                    f"replications = {plan.n_runs} runs, seed {plan.seed}, {executor.name}",
                    err=True)
-    progress = _RunsProgress(f"{name}: runs", enabled=not (quiet or as_json))
+    progress = Progress(plan.n_runs, name, enabled=not (quiet or as_json), unit="runs")
     try:
         with executor:
             outcome = run_sweep(plan, out, executor, resume=resume, force=force,
@@ -486,7 +480,9 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
         click.echo(f"\n{outcome.ran} runs in {outcome.wall_s:.1f}s ({rate:.2f} runs/s)"
                    + (f"; {outcome.done_before} were already done" if outcome.done_before
                       else ""))
-        click.echo(_sweep_table(read_summary(outcome.folder), plan.paths, list(plan.metrics)))
+        econ = plan.loaded.scenario.economics
+        click.echo(sweep_table(read_summary(outcome.folder), plan.paths, list(plan.metrics),
+                               econ.currency if econ else None))
         click.echo(f"\nsweep folder: {outcome.folder}")
 
 
@@ -569,6 +565,13 @@ def calibrate(scenario, observations, varies, spec_file, fit_until, population, 
 
     The posterior sample it writes is used by `run`, `compare` and `sweep` through
     --posterior, so that their intervals carry parameter uncertainty.
+
+    Examples:
+
+    \b
+      bordersim calibrate scenarios/closure-2017.yaml data/observations-2017.csv \\
+        --vary crossings.ak-tilek.demand.truck_loaded=250..400 --budget 400
+      bordersim calibrate --spec calibration.yaml --resume
     """
     try:
         import pyabc  # noqa: F401
@@ -694,22 +697,31 @@ def format_calibration(folder: Path) -> str:
 @click.option("--observations", type=click.Path(path_type=Path),
               help="Observations CSV (as for `check`): drawn on the queue and flow plots, and "
                    "set against the simulation in a figure of their own.")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "both"]), default="png",
+              show_default=True,
+              help="Figure files to write: PNG, SVG (scalable, text stays text) or both (the "
+                   "page shows the PNG and links the SVG).")
+@click.option("--self-contained", "embed", is_flag=True,
+              help="Embed the figures in report.html, so the page is one file that can be "
+                   "mailed on its own (the figure files are written too).")
+@click.option("--crossing", "crossings", multiple=True, metavar="NAME",
+              help="Sweep folders: draw only this crossing (repeatable; 'all' for the totals). "
+                   "Default: every crossing and class.")
 @scenario_errors
-def report(results_dir, observations):
-    """Write report.html and figures/*.png into a results, compare or sweep folder."""
-    if (results_dir / "runs.csv").is_file():
-        try:
-            from bordersim.report_sweep import write_sweep_report
-        except ImportError:
-            _fail(f"{results_dir}: this is a sweep folder (it has runs.csv); sweep reports "
-                  "are not available yet in this version of bordersim")
-        if observations is not None:
-            _fail("--observations: applies to results and compare folders, not to sweeps")
-        path = write_sweep_report(results_dir)
-    else:
-        from bordersim.report import write_report
+def report(results_dir, observations, fmt, embed, crossings):
+    """Write report.html and figures/ into a results, compare or sweep folder.
 
-        path = write_report(results_dir, observations)
+    Examples:
+
+    \b
+      bordersim report results/closure-2017
+      bordersim report results/closure-2017 --observations data/observations-2017.csv
+      bordersim report results/compare-baseline-2017 --format both --self-contained
+    """
+    from bordersim.report import Output, write_report
+
+    path = write_report(results_dir, observations, Output(fmt, embed),
+                        crossings=list(crossings) or None)
     click.echo(f"report: {path}")
 
 

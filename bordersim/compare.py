@@ -28,8 +28,8 @@ from bordersim.stats import Interval, paired_interval, t_interval, welch_interva
 
 __all__ = ["Run", "CompareInput", "Row", "Comparison", "COMPARE_FILE", "COLUMNS",
            "DEFAULT_METRICS", "read_run", "plan_compare", "compare_runs", "compare_csv",
-           "write_compare", "comparison_table", "comparison_notes", "rows_as_dicts", "shown_keys",
-           "is_results_folder", "is_compare_folder"]
+           "write_compare", "comparison_table", "comparison_notes", "headline", "shown_metrics",
+           "rows_as_dicts", "shown_keys", "is_results_folder", "is_compare_folder"]
 
 COMPARE_FILE = "compare.csv"
 INDEX_FILE = "compare.json"
@@ -63,6 +63,7 @@ class Run:
     keys: list[Key]            # (crossing, class), scenario order, totals included
     metrics: list[str]
     values: dict               # key -> {metric: array over replications 0..n-1}
+    currency: str | None = None
 
     @property
     def crossings(self) -> set[str]:
@@ -118,7 +119,8 @@ def read_run(folder: Path, label: str | None = None, source: str | None = None) 
     if short or not keys:
         raise ScenarioError(shown, [("replications.csv", f"expected {n} replications of every "
                                                          "crossing and class")])
-    return Run(label or folder.name, name, shown, seed, n, keys, metrics, table)
+    return Run(label or folder.name, name, shown, seed, n, keys, metrics, table,
+               man.get("currency"))
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,13 @@ class CompareInput:
         if self.loaded is not None:
             return set(self.loaded.scenario.crossings)
         return self.run.crossings
+
+    @property
+    def currency(self) -> str | None:
+        if self.loaded is not None:
+            econ = self.loaded.scenario.economics
+            return econ.currency if econ else None
+        return self.run.currency
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -283,10 +292,12 @@ def compare_csv(comparisons: list[Comparison]) -> str:
 
 def write_compare(out: Path, inputs: list[CompareInput], results: dict,
                   command: list[str], started: datetime | None = None,
-                  finished: datetime | None = None) -> tuple[Path, list[Comparison]]:
+                  finished: datetime | None = None,
+                  metrics: list[str] | None = None) -> tuple[Path, list[Comparison]]:
     """Write the compare folder atomically: one results folder per input (``results`` maps a
     label to the ExperimentResult of a scenario file; results folders are copied), then
-    compare.csv and compare.json."""
+    compare.csv and compare.json (which records the ``metrics`` asked for, what the report
+    leads with)."""
     from bordersim.results import atomic_folder, write_results
 
     finished = finished or datetime.now()
@@ -314,6 +325,7 @@ def write_compare(out: Path, inputs: list[CompareInput], results: dict,
                              "only_in_base": [list(k) for k in c.only_base],
                              "only_in_scenario": [list(k) for k in c.only_other]}
                             for c in comparisons],
+            "metrics": shown_metrics(metrics, costs=inputs[0].currency is not None),
             "command": command,
             "started": started.isoformat(timespec="seconds"),
             "finished": finished.isoformat(timespec="seconds"),
@@ -327,50 +339,82 @@ def write_compare(out: Path, inputs: list[CompareInput], results: dict,
 # -- printing -------------------------------------------------------------------------------
 
 def _g(x: float, sign: bool = False) -> str:
-    if math.isnan(x):
-        return "-"
-    if x == 0:
-        return "0"
-    s = "+" if sign else ""
-    a = abs(x)
-    if a >= 1000:
-        return f"{x:{s},.0f}"
-    if a >= 10:
-        return f"{x:{s}.1f}"
-    return f"{x:{s}.3g}"
+    from bordersim.numbers import num
+
+    text = num(x, dash="-")
+    return f"+{text}" if sign and x > 0 else text
 
 
-def comparison_table(comp: Comparison, metrics: list[str] | None = None) -> str:
-    """The differences of one scenario from BASE, for people: one row per crossing × class
-    × metric, with the 95% interval, whether it excludes zero and how much pairing narrowed
-    it."""
-    metrics = list(metrics or DEFAULT_METRICS)
+def shown_metrics(metrics: list[str] | None, costs: bool = True) -> list[str]:
+    """The metrics a comparison shows: the total cost first (when the scenarios have costs),
+    then those asked for (by default DEFAULT_METRICS)."""
+    if metrics:
+        metrics = list(metrics)
+    else:
+        metrics = [m for m in DEFAULT_METRICS if costs or m != "cost_total"]
+    lead = ["cost_total"] if costs or "cost_total" in metrics else []
+    return [*lead, *[m for m in metrics if m != "cost_total"]]
+
+
+def headline(comp: Comparison, currency: str | None = None) -> str:
+    """One line: the total cost of BASE and of the scenario, and the difference with its CI."""
+    from bordersim.numbers import money, money_difference
+
+    r = next((r for r in comp.rows
+              if (r.crossing, r.cls, r.metric) == (ALL, ALL, "cost_total")), None)
+    if r is None or math.isnan(r.mean):
+        return ""
+    verdict = {True: ", excludes 0", False: ", includes 0", None: ""}[r.excludes_zero]
+    return (f"total cost: {comp.base} {money(r.base_mean, currency)}, {comp.scenario} "
+            f"{money(r.mean, currency)}; difference "
+            f"{money_difference(r.diff.mean, r.diff.ci_low, r.diff.ci_high, currency)}"
+            f"{verdict}")
+
+
+def comparison_table(comp: Comparison, metrics: list[str] | None = None,
+                     currency: str | None = None) -> str:
+    """The differences of one scenario from BASE, for people: the total cost first, then one
+    block per metric (cost first, then those asked for) with a row per crossing × class: both
+    means, the difference, its 95% interval, whether that excludes zero and how much pairing
+    narrowed it."""
+    from bordersim.metrics import label
+
     keys = shown_keys(list(dict.fromkeys((r.crossing, r.cls) for r in comp.rows)))
     by = {(r.crossing, r.cls, r.metric): r for r in comp.rows}
-    header = ["crossing", "class", "metric", comp.base, comp.scenario, "difference",
-              "95% CI", "excludes 0"]
+    header = ["crossing", "class", comp.base, comp.scenario, "difference", "95% CI",
+              "excludes 0"]
     if comp.paired:
         header.append("paired/unpaired width")
-    lines = [header]
-    for key in keys:
-        for m in metrics:
+    blocks: list[tuple[str, list[list[str]]]] = []
+    for m in shown_metrics(metrics, costs=currency is not None):
+        lines = []
+        for key in keys:
             r = by.get((*key, m))
             if r is None:
                 continue
             ci = "-" if math.isnan(r.diff.ci_low) else \
                 f"[{_g(r.diff.ci_low, True)}, {_g(r.diff.ci_high, True)}]"
             ex = {True: "yes", False: "no", None: "-"}[r.excludes_zero]
-            row = [*key, m, _g(r.base_mean), _g(r.mean), _g(r.diff.mean, True), ci, ex]
+            row = [*key, _g(r.base_mean), _g(r.mean), _g(r.diff.mean, True), ci, ex]
             if comp.paired:
                 row.append("-" if math.isnan(r.narrowing) else f"{r.narrowing:.2f}")
             lines.append(row)
-    widths = [max(len(x[i]) for x in lines) for i in range(len(header))]
+        if lines:
+            blocks.append((f"{label(m, currency)}, {m}:", lines))
+    every = [header] + [row for _, rows in blocks for row in rows]
+    widths = [max(len(x[i]) for x in every) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(v.ljust(w) if i < 2 else v.rjust(w)
+                         for i, (v, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+
     text = []
-    for j, row in enumerate(lines):
-        text.append("  ".join(v.ljust(w) if i < 3 else v.rjust(w)
-                              for i, (v, w) in enumerate(zip(row, widths, strict=True))).rstrip())
-        if j == 0:
-            text.append("  ".join("-" * w for w in widths))
+    head = headline(comp, currency)
+    if head:
+        text += [head, ""]
+    text += [line(header), "  ".join("-" * w for w in widths)]
+    for i, (title, rows) in enumerate(blocks):
+        text += ([] if i == 0 else [""]) + [title] + [line(r) for r in rows]
     return "\n".join(text)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from bordersim.executors import batch_size, default_workers, make_executor
 from bordersim.measure import METRICS, ReplicationResult, measure
+from bordersim.metrics import clip_metric
 from bordersim.model import run_model
 from bordersim.scenario import ALL, Scenario
 from bordersim.stats import Interval, t_interval
@@ -50,7 +51,8 @@ class ExperimentResult:
         return np.array([r.metrics[key][metric] for r in self.replications], dtype=float)
 
     def interval(self, key: tuple[str, str], metric: str) -> Interval:
-        return t_interval(self.values(key, metric))
+        """Mean and 95% t-interval over replications, cut to the metric's range."""
+        return clip_metric(t_interval(self.values(key, metric)), metric)
 
     def cost_values(self, key: tuple[str, str], component: str) -> np.ndarray:
         return np.array([r.costs[key][component] for r in self.replications], dtype=float)

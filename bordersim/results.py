@@ -25,10 +25,11 @@ from bordersim.economics import COMPONENTS
 from bordersim.experiment import ExperimentResult
 from bordersim.loading import LoadedScenario, dump_yaml
 from bordersim.measure import METRICS
+from bordersim.metrics import clip_metric
 from bordersim.scenario import ALL
 from bordersim.stats import t_half_width, t_interval
 
-__all__ = ["write_results", "atomic_folder", "fmt", "summary_table", "shown_keys"]
+__all__ = ["write_results", "atomic_folder", "fmt", "shown_keys"]
 
 
 def fmt(x) -> str:
@@ -119,7 +120,7 @@ def costs_csv(res: ExperimentResult) -> str:
                 vals = res.values(key, "cost_total")
             else:
                 vals = res.cost_values(key, comp)
-            iv = t_interval(vals)
+            iv = clip_metric(t_interval(vals), comp)
             rows.append([*key, comp, iv.mean, iv.ci_low, iv.ci_high, iv.std, iv.n])
     return _csv(rows)
 
@@ -229,35 +230,3 @@ def shown_keys(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
                 or (c == ALL and k == ALL and len(own) > 1):
             out.append((c, k))
     return out
-
-
-def summary_table(res: ExperimentResult) -> str:
-    """A table for people: one row per crossing × class, the figures most asked for."""
-    cur = res.scenario.economics.currency if res.scenario.economics else ""
-    cols = [("arrivals", "arrivals", "{:.0f}"), ("crossed", "crossed", "{:.0f}"),
-            ("wait_mean_h", "wait h (95% CI)", None), ("wait_p95_h", "p95 h", "{:.2f}"),
-            ("queue_mean", "queue", "{:.1f}"), ("queue_max", "max", "{:.0f}"),
-            ("cost_total", f"cost {cur}".strip(), "{:,.0f}")]
-    header = ["crossing", "class"] + [c[1] for c in cols]
-    lines = []
-    for key in shown_keys(res.keys()):
-        row = list(key)
-        for metric, _, spec in cols:
-            iv = res.interval(key, metric)
-            if math.isnan(iv.mean):
-                row.append("-")
-            elif spec is None:
-                ci = "" if math.isnan(iv.ci_low) else f" ({iv.ci_low:.2f}-{iv.ci_high:.2f})"
-                row.append(f"{iv.mean:.2f}{ci}")
-            else:
-                row.append(spec.format(iv.mean))
-        lines.append(row)
-    widths = [max(len(str(r[i])) for r in [header, *lines]) for i in range(len(header))]
-    out = []
-    for j, r in enumerate([header, *lines]):
-        cells = [str(v).ljust(widths[i]) if i < 2 else str(v).rjust(widths[i])
-                 for i, v in enumerate(r)]
-        out.append("  ".join(cells).rstrip())
-        if j == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)

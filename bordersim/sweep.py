@@ -274,6 +274,22 @@ def design_points(factors: list[Factor], design: str, n_points: int | None,
     return points
 
 
+def _refuse_repeated_points(factors: list[Factor], points: list[tuple]) -> None:
+    """A Latin hypercube picks from a list's values; with no range to spread over, points
+    repeat, and repeated points would only rerun the same runs under another number."""
+    distinct = len({json.dumps([_plain(v) for v in p], default=str) for p in points})
+    if distinct == len(points):
+        return
+    lists = [f for f in factors if not f.is_range and len(f.values) > 1]
+    combos = math.prod(len(f.values) for f in lists) if lists else 1
+    names = ", ".join(f"{f.path}={f.spec}" for f in lists)
+    raise _err("--design lhs", (
+        f"only {distinct} of the {len(points)} points are distinct: a Latin hypercube picks "
+        f"from the listed values of {names}, and no range lo..hi spreads the points apart. "
+        f"Use --design grid for every combination ({combos} points), write the values as a "
+        "range lo..hi, or ask for fewer --points"))
+
+
 def parse_metrics(items: list[str] | tuple[str, ...] | None, source: str = "--metrics"
                   ) -> tuple[str, ...]:
     """Metric names, comma-separated or repeated, in METRICS order; all when none given."""
@@ -323,6 +339,8 @@ def plan_sweep(scenario: str | Path, vary: list[Factor], *, design: str | None =
         raise _err("--points", f"expected at least 2 points, got {points}")
     scn = loaded.scenario
     values = design_points(list(vary), design, points, scn.seed)
+    if design == "lhs":
+        _refuse_repeated_points(vary, values)
     if len(values) > 1_000_000:
         raise _err("--vary", f"the design has {len(values)} points; expected at most 1000000")
     scenarios = []

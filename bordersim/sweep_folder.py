@@ -34,6 +34,7 @@ from bordersim import __version__
 from bordersim.executors import Executor, batch_size
 from bordersim.experiment import simulate
 from bordersim.loading import ScenarioError, dump_yaml
+from bordersim.metrics import clip_metric
 from bordersim.results import fmt
 from bordersim.scenario import ALL
 from bordersim.sensitivity import prcc
@@ -206,7 +207,7 @@ def summary_text(plan: SweepPlan, values: dict, seen: dict) -> str:
         for key, arr in values.items():
             if p not in seen[key]:
                 continue
-            iv = t_interval(arr[p])
+            iv = clip_metric(t_interval(arr[p]), key[2])
             lines.append(_csv_line([p, *point, *key, iv.mean, iv.ci_low, iv.ci_high,
                                     iv.std, iv.n]))
     return "".join(lines)
