@@ -63,6 +63,27 @@ scheduler_option = click.option(
     help="Run on a Dask distributed cluster, e.g. tcp://host:8786, instead of local processes.")
 
 
+def posterior_options(fn):
+    """--posterior CAL_DIR and --no-reference, for the commands that run replications."""
+    fn = click.option("--no-reference", is_flag=True,
+                      help="With --posterior: skip the second set of replications at the "
+                           "scenario's own values that splits each interval into parameter "
+                           "and Monte Carlo uncertainty (half the runs).")(fn)
+    return click.option("--posterior", metavar="CAL_DIR", type=click.Path(path_type=Path),
+                        help="A calibration folder: replication r runs posterior draw r "
+                             "(the same draw for every scenario and point), so intervals "
+                             "carry parameter uncertainty.")(fn)
+
+
+def _posterior(folder: Path | None, loaded):
+    """The per-replication scenarios of a posterior run, checked before anything runs."""
+    if folder is None:
+        return None
+    from bordersim.calibrate.posterior import PosteriorScenarios, load_posterior
+
+    return PosteriorScenarios(loaded, load_posterior(folder), loaded.scenario.seed)
+
+
 def _with_run_sets(sets: list[str], replications: int | None, seed: int | None) -> list[str]:
     """``--set`` values, then --replications and --seed as ``--set`` values (so they win)."""
     sets = list(sets)
@@ -116,8 +137,10 @@ def cli() -> None:
 @click.option("--out", "-o", type=click.Path(path_type=Path),
               help="Results folder (default: results/<scenario name>).")
 @scheduler_option
+@posterior_options
 @scenario_errors
-def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler):
+def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler,
+        posterior, no_reference):
     """Run a scenario's replications, print a table and write its results folder.
 
     Examples:
@@ -138,11 +161,13 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
     out = out or Path("results") / scn.name
     _check_out(out)
     started = datetime.now()
-    progress = Progress(scn.replications, scn.name, enabled=not (quiet or as_json),
-                        unit="replications")
+    post = _posterior(posterior, loaded)
+    runs = scn.replications * (2 if post is not None and not no_reference else 1)
+    progress = Progress(runs, scn.name, enabled=not (quiet or as_json), unit="replications")
     progress.start()
     try:
-        res = run_experiment(scn, workers=workers, progress=progress, scheduler=scheduler)
+        res = run_experiment(scn, workers=workers, progress=progress, scheduler=scheduler,
+                             posterior=post, reference=not no_reference)
     finally:
         progress.close()
     finished = datetime.now()
@@ -201,9 +226,9 @@ def check_cmd(results_dir, observations, as_json):
       bordersim run scenarios/closure-2017.yaml
       bordersim check results/closure-2017 data/observations-2017.csv
     """
-    from bordersim.check import check, write_check
+    from bordersim.check import check, fitted_rows, write_check
 
-    verdicts = check(results_dir, observations)
+    verdicts = check(results_dir, observations, fitted_rows(results_dir, observations))
     write_check(results_dir / "check.csv", verdicts)
     if as_json:
         click.echo(json.dumps([v.as_dict() for v in verdicts], indent=1))
@@ -319,9 +344,10 @@ def verify(replications, seed, workers, level):
               help="Metric to print (repeatable; 'all' for every one). Default: crossed, "
                    "waits, queues and cost; compare.csv always has every metric.")
 @scheduler_option
+@posterior_options
 @scenario_errors
 def compare(base, others, replications, seed, overrides, workers, as_json, quiet, out,
-            metrics, scheduler):
+            metrics, scheduler, posterior, no_reference):
     """Differences of each OTHER from BASE, paired by replication (common random numbers).
 
     BASE and OTHER are scenario files (run with one seed and replication count: the
@@ -361,12 +387,15 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         if inp.loaded is None:
             continue
         scn = inp.loaded.scenario
-        progress = Progress(scn.replications, inp.label, enabled=not (quiet or as_json),
+        post = _posterior(posterior, inp.loaded)
+        runs = scn.replications * (2 if post is not None and not no_reference else 1)
+        progress = Progress(runs, inp.label, enabled=not (quiet or as_json),
                             unit="replications")
         progress.start()
         try:
             results[inp.label] = run_experiment(scn, workers=workers, progress=progress,
-                                                scheduler=scheduler)
+                                                scheduler=scheduler, posterior=post,
+                                                reference=not no_reference)
         finally:
             progress.close()
     finished = datetime.now()
@@ -411,9 +440,12 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
               help="Replace an existing sweep folder (kept until the new one is complete).")
 @click.option("--out", "-o", type=click.Path(path_type=Path),
               help="Sweep folder (default: results/<scenario name>-sweep).")
+@click.option("--posterior", metavar="CAL_DIR", type=click.Path(path_type=Path),
+              help="A calibration folder: replication r of every point runs posterior draw "
+                   "r, with the point's values on top.")
 @scenario_errors
 def sweep(scenario, varies, design, points, spec_file, metric_names, replications, seed,
-          overrides, workers, as_json, quiet, scheduler, resume, force, out):
+          overrides, workers, as_json, quiet, scheduler, resume, force, out, posterior):
     """Run a scenario at every point of a parameter sweep, with common random numbers.
 
     Examples:
@@ -448,6 +480,11 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
                       design=design or spec.get("design"),
                       points=points or spec.get("points"), overrides=sets,
                       **({"metrics": metrics} if metrics else {}))
+    if posterior is not None:
+        from bordersim.calibrate.posterior import load_posterior
+        from bordersim.sweep import with_posterior
+
+        plan = with_posterior(plan, load_posterior(posterior))
     name = plan.loaded.scenario.name
     out = out or spec.get("out") or Path("results") / f"{name}-sweep"
     _check_out(out)
