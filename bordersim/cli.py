@@ -696,29 +696,24 @@ def format_calibration(folder: Path) -> str:
     import csv as _csv
 
     manifest = json.loads((folder / "manifest.json").read_text())
-    with open(folder / "posterior.csv", newline="") as f:
-        rows = list(_csv.DictReader(f))
+    with open(folder / "parameters.csv", newline="") as f:
+        params = list(_csv.DictReader(f))
     lines = [f"\n{manifest['generations']} generations, {manifest['simulations']} simulations, "
              f"final tolerance {manifest['final_epsilon']:.4g}, "
-             f"{manifest['wall_seconds']:.0f}s", "",
-             "parameter (prior)  posterior median (90% interval)"]
-    import numpy as np
-
-    w = np.array([float(r["weight"]) for r in rows])
-    for p in manifest["priors"]:
-        try:
-            x = np.array([float(r[p["path"]]) for r in rows])
-        except ValueError:
-            continue
-        order = np.argsort(x)
-        cum = np.cumsum(w[order]) / w.sum()
-        q = [float(x[order][min(np.searchsorted(cum, a), len(x) - 1)]) for a in (0.05, 0.5,
-                                                                                 0.95)]
-        lines.append(f"{p['path']} ({p['low']:.4g}..{p['high']:.4g})  {q[1]:.4g} "
-                     f"({q[0]:.4g}-{q[2]:.4g})")
+             f"{manifest['wall_seconds']:.0f}s", ""]
+    rows = [("parameter", "prior", "posterior median", "90% interval")]
+    for p in params:
+        g = {k: f"{float(p[k]):.4g}" for k in ("prior_low", "prior_high", "median", "p05",
+                                               "p95")}
+        rows.append((p["path"], f"{g['prior_low']}..{g['prior_high']}", g["median"],
+                     f"{g['p05']}-{g['p95']}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+              for r in rows]
     with open(folder / "predictive.csv", newline="") as f:
         pred = list(_csv.DictReader(f))
-    for label, keep in (("fitted", "true"), ("not fitted", "false")):
+    lines.append("")
+    for label, keep in (("fitted", "true"), ("not fitted (out of sample)", "false")):
         vs = [r for r in pred if r["fitted"] == keep]
         if vs:
             k = sum(r["inside_range"] == "true" for r in vs)
