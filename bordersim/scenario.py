@@ -256,6 +256,10 @@ class Economics(Strict):
     spoilage: Spoilage | None = None
     lost_unit_value: dict[str, NonNeg | Literal["cargo"] | CargoShare] = Field(
         default_factory=dict)
+    # what a trip held back and then given up before it set off loses (behaviour.respond);
+    # a class not named here loses its lost_unit_value
+    forgone_unit_value: dict[str, NonNeg | Literal["cargo"] | CargoShare] = Field(
+        default_factory=dict)
 
 
 def _start(value: Any) -> datetime:
@@ -465,6 +469,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
             cls_ok(("economics", "vehicle_cost_per_hour", k), k)
         for k in e.lost_unit_value:
             cls_ok(("economics", "lost_unit_value", k), k)
+        for k in e.forgone_unit_value:
+            cls_ok(("economics", "forgone_unit_value", k), k)
     return errors
 
 
