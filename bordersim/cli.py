@@ -12,7 +12,6 @@ from pathlib import Path
 import click
 
 from bordersim import __version__
-from bordersim.loading import ScenarioError, dump_yaml, load_scenario
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -26,6 +25,9 @@ def scenario_errors(fn):
     """Turn a ScenarioError into one message on stderr and exit status 2."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        # imported here, so that --help loads no scenario code
+        from bordersim.loading import ScenarioError
+
         try:
             return fn(*args, **kwargs)
         except ScenarioError as e:
@@ -127,6 +129,7 @@ def cli() -> None:
 def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler):
     """Run a scenario's replications and write its results folder."""
     from bordersim.experiment import run_experiment
+    from bordersim.loading import load_scenario
     from bordersim.results import summary_table, write_results
 
     if scheduler and workers:
@@ -162,6 +165,8 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
 @scenario_errors
 def validate(scenarios, overrides, show):
     """Load and check scenario files; exit 2 on the first that is wrong."""
+    from bordersim.loading import dump_yaml, load_scenario
+
     for path in scenarios:
         loaded = load_scenario(path, list(overrides))
         s = loaded.scenario

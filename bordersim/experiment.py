@@ -13,7 +13,7 @@ from functools import partial
 
 import numpy as np
 
-from bordersim.executors import batch_size, default_workers, make_executor
+from bordersim.executors import default_workers, make_executor, replication_batches
 from bordersim.measure import METRICS, ReplicationResult, measure
 from bordersim.model import run_model
 from bordersim.scenario import ALL, Scenario
@@ -71,8 +71,7 @@ def run_experiment(scn: Scenario, *, workers: int | None = None,
     done: dict[int, ReplicationResult] = {}
     with make_executor(None if scheduler else max(1, min(workers or default_workers(), n)),
                        scheduler) as executor:
-        size = batch_size(n, executor.workers, most=4)
-        batches = [list(range(i, min(n, i + size))) for i in range(0, n, size)]
+        batches = replication_batches(n, executor.workers)
         for results in executor.map_unordered(partial(_batch, scn, seed), batches):
             for res in results:
                 done[res.replication] = res
