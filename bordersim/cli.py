@@ -63,6 +63,12 @@ scheduler_option = click.option(
     "--scheduler", metavar="ADDR",
     help="Run on a Dask distributed cluster, e.g. tcp://host:8786, instead of local processes.")
 
+engine_option = click.option(
+    "--engine", type=click.Choice(["auto", "des"]), default="auto", show_default=True,
+    help="auto: lanes that qualify (one class, first come first served, no secondary, "
+         "quota, balking or diversion) are computed exactly without events, the rest by "
+         "the event engine; des: the event engine everywhere. The results are the same.")
+
 
 def _with_run_sets(sets: list[str], replications: int | None, seed: int | None) -> list[str]:
     """``--set`` values, then --replications and --seed as ``--set`` values (so they win)."""
@@ -125,8 +131,10 @@ def cli() -> None:
 @click.option("--out", "-o", type=click.Path(path_type=Path),
               help="Results folder (default: results/<scenario name>).")
 @scheduler_option
+@engine_option
 @scenario_errors
-def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler):
+def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler,
+        engine):
     """Run a scenario's replications and write its results folder."""
     from bordersim.experiment import run_experiment
     from bordersim.loading import load_scenario
@@ -142,7 +150,8 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
     progress = _Progress(scn.replications, f"{scn.name}: replications",
                          enabled=not (quiet or as_json))
     try:
-        res = run_experiment(scn, workers=workers, progress=progress, scheduler=scheduler)
+        res = run_experiment(scn, workers=workers, progress=progress, scheduler=scheduler,
+                             engine=engine)
     finally:
         progress.close()
     finished = datetime.now()
@@ -267,9 +276,10 @@ def verify(replications, seed, workers, level):
               help="Metric to print (repeatable; 'all' for every one). Default: crossed, "
                    "waits, queues and cost; compare.csv always has every metric.")
 @scheduler_option
+@engine_option
 @scenario_errors
 def compare(base, others, replications, seed, overrides, workers, as_json, quiet, out,
-            metrics, scheduler):
+            metrics, scheduler, engine):
     """Differences of each OTHER from BASE, paired by replication (common random numbers).
 
     BASE and OTHER are scenario files (run with one seed and replication count: the
@@ -304,7 +314,7 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
                              enabled=not (quiet or as_json))
         try:
             results[inp.label] = run_experiment(scn, workers=workers, progress=progress,
-                                                scheduler=scheduler)
+                                                scheduler=scheduler, engine=engine)
         finally:
             progress.close()
     finished = datetime.now()
@@ -401,9 +411,10 @@ def _sweep_table(rows: list[dict], paths: list[str], metrics: list[str], most: i
               help="Replace an existing sweep folder (kept until the new one is complete).")
 @click.option("--out", "-o", type=click.Path(path_type=Path),
               help="Sweep folder (default: results/<scenario name>-sweep).")
+@engine_option
 @scenario_errors
 def sweep(scenario, varies, design, points, spec_file, metric_names, replications, seed,
-          overrides, workers, as_json, quiet, scheduler, resume, force, out):
+          overrides, workers, as_json, quiet, scheduler, resume, force, out, engine):
     """Run a scenario at every point of a parameter sweep, with common random numbers."""
     from bordersim.executors import make_executor
     from bordersim.sweep import parse_metrics, parse_vary, plan_sweep, read_spec
@@ -439,7 +450,7 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
         with executor:
             outcome = run_sweep(plan, out, executor, resume=resume, force=force,
                                 progress=progress, on_start=progress.start,
-                                command=["bordersim", *sys.argv[1:]])
+                                command=["bordersim", *sys.argv[1:]], engine=engine)
     except KeyboardInterrupt:
         progress.close()
         click.echo("\ninterrupted: finished runs are kept; `--resume` finishes the sweep",

@@ -18,13 +18,17 @@ from bordersim.model.arrivals import (
 from bordersim.model.clock import arrival_clock, chain_delays, hops
 from bordersim.model.engine import ArrivalChain, Engine, Group, LaneRT, StageRT
 from bordersim.model.parts import parts
+from bordersim.model.qualify import Verdict, fast_path_lanes
 from bordersim.model.records import Outcome, Records
-from bordersim.model.timeline import Timeline, compile_timeline
+from bordersim.model.recursion import LaneSettings, NotExact, fifo_lane
+from bordersim.model.timeline import StageSettings, Timeline, compile_timeline
 from bordersim.scenario import Scenario
 
 __all__ = ["run_model", "Outcome", "Records", "Group", "Engine", "compile_timeline",
-           "Timeline", "ENGINES"]
+           "Timeline", "ENGINES", "fast_path_lanes", "Verdict"]
 
+# auto: the exact recursion for every crossing × class whose lanes qualify
+# (model/qualify.py), the event engine for the rest; des: the event engine for all
 ENGINES = ("auto", "des")
 
 
@@ -70,7 +74,10 @@ def _chain(eng: Engine, groups: list[Group], clocks: list[np.ndarray]) -> Arriva
 
 
 def build(scn: Scenario, replication: int, seed: int, engine: str = "auto") -> Engine:
-    """The engine of one replication, its arrivals drawn, ready to run."""
+    """The engine of one replication, its arrivals drawn, ready to run: the groups the
+    exact recursion computes already hold their records; the others wait for the run."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
     timeline = compile_timeline(scn)
     groups = _groups(scn, replication, seed, timeline)
     by_key = {(g.crossing, g.cls): g for g in groups}
@@ -78,11 +85,57 @@ def build(scn: Scenario, replication: int, seed: int, engine: str = "auto") -> E
                       strict=True))
     eng = Engine(simpy.Environment(), scn.duration, day_offset_h(scn))
     eng.groups = groups
-    des = [part for part in parts(scn)]
+    verdicts = fast_path_lanes(scn) if engine == "auto" else {}
+    des = []
+    for part in parts(scn):
+        if verdicts and _qualifies(scn, part, verdicts):
+            g = by_key[part[0]]
+            try:
+                g.rec = _recursion(scn, timeline, g, clocks[part[0]])
+                g.engine = "recursion"
+                continue
+            except NotExact:    # an instant the recursion cannot order: the events can
+                pass
+        des.append(part)
     _build_des(eng, scn, replication, seed, timeline, [by_key[k] for p in des for k in p])
     eng.chains = [_chain(eng, [by_key[k] for k in p], [clocks[k] for k in p]) for p in des]
     eng.start_arrivals()
     return eng
+
+
+def _qualifies(scn: Scenario, part: list[tuple[str, str]], verdicts: dict) -> bool:
+    """One crossing × class whose every lane qualifies (a part of several groups shares a
+    lane, and a shared lane does not)."""
+    if len(part) != 1:
+        return False
+    cname, k = part[0]
+    return all(verdicts[(cname, st.name, ln.name)].qualifies
+               for st in scn.crossings[cname].stages for ln in st.lanes if k in ln.serves)
+
+
+def _recursion(scn: Scenario, timeline: Timeline, g: Group, clock: np.ndarray) -> Records:
+    """Records of a qualifying group: its one lane's settings through the run, then the
+    exact recursion."""
+    (st,) = scn.crossings[g.crossing].stages
+    (ln,) = [ln for ln in st.lanes if g.cls in ln.serves]
+
+    def lane(settings: StageSettings, booths: int) -> LaneSettings:
+        return LaneSettings(settings.booths.get(ln.name, booths), g.cls in settings.closed,
+                            settings.factor(g.cls))
+
+    now = lane(timeline.base[(g.crossing, st.name)], ln.booths)
+    changes = []
+    last = now
+    for ch in timeline.changes:
+        if (ch.crossing, ch.stage) != (g.crossing, st.name) or ch.time_h >= scn.duration:
+            continue
+        last = lane(ch.settings, last.booths)
+        if ch.time_h <= 0:      # applied before the run, like the event engine does
+            now = last
+        else:
+            changes.append((ch.time_h, last))
+    return fifo_lane(clock, g.arrivals.times, g.attrs[("service", st.name, ln.name)],
+                     g.attrs.get(("patience",)), now, changes, scn.duration)
 
 
 def _build_des(eng: Engine, scn: Scenario, replication: int, seed: int, timeline: Timeline,
