@@ -13,7 +13,6 @@ import click
 
 from bordersim import __version__
 from bordersim.helptext import Group
-from bordersim.loading import ScenarioError, dump_yaml, load_scenario
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -27,6 +26,9 @@ def scenario_errors(fn):
     """Turn a ScenarioError into one message on stderr and exit status 2."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        # imported here, so that --help loads no scenario code
+        from bordersim.loading import ScenarioError
+
         try:
             return fn(*args, **kwargs)
         except ScenarioError as e:
@@ -61,6 +63,12 @@ def run_options(default: str = "the scenario's", json_help: str = "Print the sum
 scheduler_option = click.option(
     "--scheduler", metavar="ADDR",
     help="Run on a Dask distributed cluster, e.g. tcp://host:8786, instead of local processes.")
+
+engine_option = click.option(
+    "--engine", type=click.Choice(["auto", "des"]), default="auto", show_default=True,
+    help="auto: lanes that qualify (one class, first come first served, no secondary, "
+         "quota, balking or diversion) are computed exactly without events, the rest by "
+         "the event engine; des: the event engine everywhere. The results are the same.")
 
 
 def posterior_options(fn):
@@ -138,9 +146,10 @@ def cli() -> None:
               help="Results folder (default: results/<scenario name>).")
 @scheduler_option
 @posterior_options
+@engine_option
 @scenario_errors
 def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler,
-        posterior, no_reference):
+        posterior, no_reference, engine):
     """Run a scenario's replications, print a table and write its results folder.
 
     Examples:
@@ -149,9 +158,11 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
       bordersim run scenarios/closure-2017.yaml
       bordersim run scenarios/closure-2017.yaml -n 5 --seed 1 --out results/try
       bordersim run scenarios/example-mmc.yaml --set crossings.ak-tilek.stages.0.lanes.0.booths=12
+      bordersim run scenarios/closure-2017.yaml --posterior calibration/closure-2017
     """
     from bordersim.console import Progress, summary_table
     from bordersim.experiment import run_experiment
+    from bordersim.loading import load_scenario
     from bordersim.results import write_results
 
     if scheduler and workers:
@@ -167,7 +178,7 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
     progress.start()
     try:
         res = run_experiment(scn, workers=workers, progress=progress, scheduler=scheduler,
-                             posterior=post, reference=not no_reference)
+                             posterior=post, reference=not no_reference, engine=engine)
     finally:
         progress.close()
     finished = datetime.now()
@@ -197,6 +208,8 @@ def validate(scenarios, overrides, show):
       bordersim validate scenarios/*.yaml
       bordersim validate scenarios/closure-2017.yaml --show
     """
+    from bordersim.loading import dump_yaml, load_scenario
+
     for path in scenarios:
         loaded = load_scenario(path, list(overrides))
         s = loaded.scenario
@@ -345,9 +358,10 @@ def verify(replications, seed, workers, level):
                    "waits, queues and cost; compare.csv always has every metric.")
 @scheduler_option
 @posterior_options
+@engine_option
 @scenario_errors
 def compare(base, others, replications, seed, overrides, workers, as_json, quiet, out,
-            metrics, scheduler, posterior, no_reference):
+            metrics, scheduler, posterior, no_reference, engine):
     """Differences of each OTHER from BASE, paired by replication (common random numbers).
 
     BASE and OTHER are scenario files (run with one seed and replication count: the
@@ -395,7 +409,7 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         try:
             results[inp.label] = run_experiment(scn, workers=workers, progress=progress,
                                                 scheduler=scheduler, posterior=post,
-                                                reference=not no_reference)
+                                                reference=not no_reference, engine=engine)
         finally:
             progress.close()
     finished = datetime.now()
@@ -443,9 +457,10 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
 @click.option("--posterior", metavar="CAL_DIR", type=click.Path(path_type=Path),
               help="A calibration folder: replication r of every point runs posterior draw "
                    "r, with the point's values on top.")
+@engine_option
 @scenario_errors
 def sweep(scenario, varies, design, points, spec_file, metric_names, replications, seed,
-          overrides, workers, as_json, quiet, scheduler, resume, force, out, posterior):
+          overrides, workers, as_json, quiet, scheduler, resume, force, out, posterior, engine):
     """Run a scenario at every point of a parameter sweep, with common random numbers.
 
     Examples:
@@ -498,7 +513,7 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
         with executor:
             outcome = run_sweep(plan, out, executor, resume=resume, force=force,
                                 progress=progress, on_start=progress.start,
-                                command=["bordersim", *sys.argv[1:]])
+                                command=["bordersim", *sys.argv[1:]], engine=engine)
     except KeyboardInterrupt:
         progress.close()
         click.echo("\ninterrupted: finished runs are kept; `--resume` finishes the sweep",
@@ -594,10 +609,11 @@ class _CalibrationProgress:
               help="Calibration folder (default: results/<scenario name>-calibration).")
 @click.option("--json", "as_json", is_flag=True, help="Print what ran as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@engine_option
 @scenario_errors
 def calibrate(scenario, observations, varies, spec_file, fit_until, population, generations,
               budget, predictive, seed, overrides, workers, scheduler, resume, force, out,
-              as_json, quiet):
+              as_json, quiet, engine):
     """Fit estimated parameters to observed ranges (ABC-SMC) and write a calibration folder.
 
     The posterior sample it writes is used by `run`, `compare` and `sweep` through
@@ -621,6 +637,7 @@ def calibrate(scenario, observations, varies, spec_file, fit_until, population, 
     from bordersim.calibrate.spec import read_calibration_spec
     from bordersim.distributions import to_datetime
     from bordersim.executors import make_executor
+    from bordersim.loading import load_scenario
     from bordersim.observations import read_observations
 
     spec = read_calibration_spec(spec_file) if spec_file else {}
@@ -653,7 +670,8 @@ def calibrate(scenario, observations, varies, spec_file, fit_until, population, 
         if "T" not in str(until_text):
             until = until.replace(hour=23, minute=59)
     obs = read_observations(observations)
-    problem = CalibrationProblem(loaded, list(priors.values()), obs, str(observations), until)
+    problem = CalibrationProblem(loaded, list(priors.values()), obs, str(observations), until,
+                                 engine)
     settings = AbcSettings(
         population=population or spec.get("population", 200),
         generations=generations or spec.get("generations", 8),
