@@ -213,6 +213,19 @@ class Respond(Strict):
             return self.floor
         return self.floor + (1.0 - self.floor) / (1.0 + x ** self.steepness)
 
+    def threshold(self, u: float) -> float:
+        """The delay below which a trip of eagerness u (its uniform draw) sets off:
+        share(D) > u exactly when D < threshold(u) (inf when u is below the floor)."""
+        if u < self.floor:
+            return float("inf")
+        gap = u - self.floor
+        if gap <= 0:
+            return float("inf")
+        ratio = (1.0 - self.floor) / gap - 1.0
+        if ratio <= 0:
+            return 0.0
+        return self.reference_delay * ratio ** (1.0 / self.steepness)
+
     def shares(self, delay_h: np.ndarray) -> np.ndarray:
         """:meth:`share` of an array of delays."""
         with np.errstate(over="ignore", invalid="ignore"):
