@@ -233,13 +233,13 @@ def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs) -> list[float]:
 def _parameters_csv(problem: CalibrationProblem, rows, weights) -> str:
     """Per parameter: its prior range, and the posterior's weighted mean, median and 90%
     interval (in the sampler's units: hours for durations and dates)."""
-    out = [["path", "prior_low", "prior_high", "scale", "mean", "p05", "median", "p95",
-            "source"]]
+    out = [["path", "kind", "prior_low", "prior_high", "scale", "mean", "p05", "median",
+            "p95", "source"]]
     for p in problem.priors:
         x = np.array([r[p.name] for r in rows])
         q = weighted_quantiles(x, weights, (0.05, 0.5, 0.95))
-        out.append([p.path, p.low, p.high, p.scale, float((x * weights).sum()), q[0], q[1],
-                    q[2], p.source])
+        out.append([p.path, p.kind, p.low, p.high, p.scale, float((x * weights).sum()), q[0],
+                    q[1], q[2], p.source])
     return _csv_text(out)
 
 
