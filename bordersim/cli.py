@@ -101,14 +101,18 @@ def _json_summary(res) -> str:
     return json.dumps(rows, indent=1)
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        _fail(f"--out: {out} is a file; expected a folder to write results into")
-    parent = out.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        _fail(f"--out: {parent} is not a folder")
+def _check_out(out: Path, kind: str, force: bool = False) -> None:
+    """Refuse, before anything runs, an --out that must not or cannot be written."""
+    from bordersim.folders import check_out, clean_stale
+
+    clean_stale(out)
+    check_out(out, kind, force=force)
+
+
+force_option = click.option(
+    "--force", is_flag=True,
+    help="Replace an existing folder of the same kind at --out (kept until the new one is "
+         "complete). Other folders are never replaced.")
 
 
 @click.group(context_settings=CONTEXT)
@@ -122,9 +126,11 @@ def cli() -> None:
 @run_options()
 @click.option("--out", "-o", type=click.Path(path_type=Path),
               help="Results folder (default: results/<scenario name>).")
+@force_option
 @scheduler_option
 @scenario_errors
-def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler):
+def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, force,
+        scheduler):
     """Run a scenario's replications and write its results folder."""
     from bordersim.experiment import run_experiment
     from bordersim.results import summary_table, write_results
@@ -134,7 +140,7 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
     loaded = load_scenario(scenario, _with_run_sets(overrides, replications, seed))
     scn = loaded.scenario
     out = out or Path("results") / scn.name
-    _check_out(out)
+    _check_out(out, "results", force)
     started = datetime.now()
     progress = _Progress(scn.replications, f"{scn.name}: replications",
                          enabled=not (quiet or as_json))
@@ -143,7 +149,8 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
     finally:
         progress.close()
     finished = datetime.now()
-    folder = write_results(out, res, loaded, ["bordersim", *sys.argv[1:]], started, finished)
+    folder = write_results(out, res, loaded, ["bordersim", *sys.argv[1:]], started, finished,
+                           force=force)
     if as_json:
         click.echo(_json_summary(res))
     elif not quiet:
@@ -261,10 +268,11 @@ def verify(replications, seed, workers, level):
 @click.option("--metric", "-m", "metrics", multiple=True, metavar="NAME",
               help="Metric to print (repeatable; 'all' for every one). Default: crossed, "
                    "waits, queues and cost; compare.csv always has every metric.")
+@force_option
 @scheduler_option
 @scenario_errors
 def compare(base, others, replications, seed, overrides, workers, as_json, quiet, out,
-            metrics, scheduler):
+            metrics, force, scheduler):
     """Differences of each OTHER from BASE, paired by replication (common random numbers).
 
     BASE and OTHER are scenario files (run with one seed and replication count: the
@@ -288,7 +296,7 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
             _fail(f"--metric: unknown metric '{m}'; expected one of {', '.join(METRICS)}")
     inputs = plan_compare([base, *others], seed, replications, list(overrides))
     out = out or Path("results") / f"compare-{inputs[0].label}"
-    _check_out(out)
+    _check_out(out, "compare", force)
     started = datetime.now()
     results = {}
     for inp in inputs:
@@ -304,7 +312,7 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
             progress.close()
     finished = datetime.now()
     folder, comparisons = write_compare(out, inputs, results, ["bordersim", *sys.argv[1:]],
-                                        started, finished)
+                                        started, finished, force=force)
     if as_json:
         click.echo(json.dumps(rows_as_dicts(comparisons), indent=1))
         return
@@ -370,6 +378,15 @@ def _sweep_table(rows: list[dict], paths: list[str], metrics: list[str], most: i
     return "\n".join(out)
 
 
+def _check_sweep_out(out: Path) -> None:
+    """A sweep folder may be finished (--resume) or replaced (--force), which run_sweep
+    decides; a folder of another kind, or one bordersim did not write, never."""
+    from bordersim.folders import check_out, clean_stale
+
+    clean_stale(out)
+    check_out(out, "sweep", force=True)
+
+
 @cli.command()
 @click.argument("scenario", required=False, type=click.Path(dir_okay=True, path_type=Path))
 @click.option("--vary", "varies", multiple=True, metavar="PATH=SPEC",
@@ -423,7 +440,7 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
                       **({"metrics": metrics} if metrics else {}))
     name = plan.loaded.scenario.name
     out = out or spec.get("out") or Path("results") / f"{name}-sweep"
-    _check_out(out)
+    _check_sweep_out(Path(out))
     executor = make_executor(workers, scheduler)
     if not (quiet or as_json):
         click.echo(f"{name}: {plan.design} of {len(plan.points)} points x {plan.replications} "

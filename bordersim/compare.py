@@ -283,11 +283,12 @@ def compare_csv(comparisons: list[Comparison]) -> str:
 
 def write_compare(out: Path, inputs: list[CompareInput], results: dict,
                   command: list[str], started: datetime | None = None,
-                  finished: datetime | None = None) -> tuple[Path, list[Comparison]]:
+                  finished: datetime | None = None, *,
+                  force: bool = False) -> tuple[Path, list[Comparison]]:
     """Write the compare folder atomically: one results folder per input (``results`` maps a
     label to the ExperimentResult of a scenario file; results folders are copied), then
     compare.csv and compare.json."""
-    from bordersim.results import atomic_folder, write_results
+    from bordersim.results import atomic_folder, mark_folder, write_results
 
     finished = finished or datetime.now()
     started = started or finished
@@ -302,6 +303,7 @@ def write_compare(out: Path, inputs: list[CompareInput], results: dict,
             else:
                 shutil.copytree(inp.path, dest,
                                 ignore=shutil.ignore_patterns(".*", "report.html", "figures"))
+                mark_folder(dest, "results")
             runs.append(read_run(dest, inp.label, str(inp.path)))
         comparisons.extend(compare_runs(runs[0], r) for r in runs[1:])
         (tmp / COMPARE_FILE).write_text(compare_csv(comparisons))
@@ -320,7 +322,7 @@ def write_compare(out: Path, inputs: list[CompareInput], results: dict,
         }
         (tmp / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
 
-    folder = atomic_folder(out, write)
+    folder = atomic_folder(out, write, "compare", force=force)
     return folder, comparisons
 
 

@@ -33,6 +33,7 @@ import numpy as np
 from bordersim import __version__
 from bordersim.executors import Executor, batch_size
 from bordersim.experiment import simulate
+from bordersim.folders import check_out, clean_stale, mark_folder, swap_into
 from bordersim.loading import ScenarioError, dump_yaml
 from bordersim.results import fmt
 from bordersim.scenario import ALL
@@ -362,6 +363,7 @@ def _create(work: Path, plan: SweepPlan, manifest: dict) -> None:
                                                     encoding="utf-8")
         (tmp / RUNS).write_text(_header(plan), encoding="utf-8")
         _write_manifest(tmp, manifest)
+        mark_folder(tmp, "sweep")
         os.replace(tmp, work)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -382,6 +384,8 @@ def run_sweep(plan: SweepPlan, out: Path, executor: Executor, *, resume: bool = 
     t0 = time.perf_counter()
     started = datetime.now()
     command = command or []
+    clean_stale(out)
+    check_out(out, "sweep", force=True)    # only a sweep folder may be resumed or replaced
     work, old = _prepare(plan, out, resume, force)
     last_metric = plan.metrics[-1]
     if old is not None:
@@ -433,11 +437,7 @@ def run_sweep(plan: SweepPlan, out: Path, executor: Executor, *, resume: bool = 
                     wall_seconds=round(wall, 3), ran_last=len(missing))
     _write_manifest(work, manifest)
     if work != out:
-        old_dir = out.parent / f".{out.name}.old-{os.getpid()}"
-        if out.exists():
-            os.replace(out, old_dir)
-        os.replace(work, out)
-        shutil.rmtree(old_dir, ignore_errors=True)
+        swap_into(work, out)
     return SweepOutcome(out, plan.n_runs, len(done), len(missing), wall)
 
 
