@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from bordersim.distributions import to_datetime
-from bordersim.loading import ScenarioError, scenario_from_dict
+from bordersim.loading import ScenarioError
+from bordersim.readback import read_npz
 from bordersim.results import SERIES_FILE
 from bordersim.scenario import ALL, Scenario
 from bordersim.stats import Interval, t_interval
@@ -78,7 +78,7 @@ class Verdict:
 def read_observations(path: Path) -> list[Observation]:
     shown = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")    # Excel writes a BOM
     except FileNotFoundError:
         raise ScenarioError(shown, [("", "observations file not found")]) from None
     except (OSError, UnicodeDecodeError) as e:
@@ -109,10 +109,16 @@ def read_observations(path: Path) -> list[Observation]:
         except (TypeError, ValueError):
             problems.append((f"{where}, value_low/value_high", "expected two numbers"))
             continue
+        if not (math.isfinite(low) and math.isfinite(high)):
+            problems.append((f"{where}, value_low/value_high", "expected two finite numbers "
+                                                                "(write a wide range, not inf "
+                                                                "or nan)"))
+            continue
         if low > high:
             problems.append((f"{where}, value_low", f"low {low:g} is above high {high:g}"))
             continue
-        out.append(Observation(n, when, rec["crossing"].strip(), rec["class"].strip(), metric,
+        out.append(Observation(n, when, (rec["crossing"] or "").strip(),
+                               (rec["class"] or "").strip(), metric,
                                low, high, (rec.get("source") or "").strip(),
                                (rec.get("note") or "").strip()))
     if problems:
@@ -130,19 +136,18 @@ class Series:
 
 
 def load_series(results_dir: Path) -> Series:
+    """The hourly series of every replication; a missing or damaged folder is refused with a
+    message naming the file (see :mod:`bordersim.readback`)."""
+    from bordersim.readback import verify_results_folder
+
     d = Path(results_dir)
-    shown = str(results_dir)
     if not d.is_dir():
-        raise ScenarioError(shown, [("", "results folder not found")])
-    for name in ("scenario.resolved.yaml", SERIES_FILE, "manifest.json"):
-        if not (d / name).exists():
-            raise ScenarioError(shown, [(name, "missing: is this a results folder written by "
-                                               "`bordersim run`?")])
-    data = yaml.safe_load((d / "scenario.resolved.yaml").read_text())
-    scn = scenario_from_dict(data, str(d / "scenario.resolved.yaml")).scenario
-    with np.load(d / SERIES_FILE) as z:
-        return Series(scn, z["queue"], z["crossed"], [str(x) for x in z["crossing"]],
-                      [str(x) for x in z["cls"]])
+        raise ScenarioError(str(results_dir), [("", "results folder not found")])
+    scn = verify_results_folder(d, str(results_dir))
+    z = read_npz(d, SERIES_FILE, {"queue": (3, "i"), "crossed": (3, "i"),
+                                  "crossing": (1, "U"), "cls": (1, "U")})
+    return Series(scn, z["queue"], z["crossed"], [str(x) for x in z["crossing"]],
+                  [str(x) for x in z["cls"]])
 
 
 def _weights(series: Series, obs: Observation, shown: str) -> np.ndarray:

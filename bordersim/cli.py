@@ -13,13 +13,22 @@ import click
 
 from bordersim import __version__
 from bordersim.loading import ScenarioError, dump_yaml, load_scenario
+from bordersim.terminal import safe, safe_lines
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    """One message on stderr, every control character escaped, and exit status 2."""
+    click.echo(f"error: {safe_lines(message)}", err=True)
     sys.exit(2)
+
+
+def _warn(loaded, quiet: bool = False) -> None:
+    """The scenario's warnings on stderr (already terminal-safe), unless quiet."""
+    if not quiet:
+        for w in loaded.warnings:
+            click.echo(f"warning: {w}", err=True)
 
 
 def scenario_errors(fn):
@@ -101,6 +110,21 @@ def _json_summary(res) -> str:
     return json.dumps(rows, indent=1)
 
 
+def _cpus() -> int:
+    from bordersim.executors import default_workers
+
+    return default_workers()
+
+
+def _check_fits(loaded, workers: int | None, scheduler: str | None) -> None:
+    """Refuse, before anything runs, a scenario whose replications cannot fit in memory
+    (on a cluster only the gathered results are this machine's)."""
+    from bordersim.sizing import check_run_fits
+
+    check_run_fits(loaded.scenario, loaded.source,
+                   at_once=1 if scheduler else (workers or _cpus()))
+
+
 def _check_out(out: Path, kind: str, force: bool = False) -> None:
     """Refuse, before anything runs, an --out that must not or cannot be written."""
     from bordersim.folders import check_out, clean_stale
@@ -138,9 +162,11 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, f
     if scheduler and workers:
         _fail("--workers sets local processes; with --scheduler the cluster's workers run")
     loaded = load_scenario(scenario, _with_run_sets(overrides, replications, seed))
+    _warn(loaded, quiet or as_json)
     scn = loaded.scenario
     out = out or Path("results") / scn.name
     _check_out(out, "results", force)
+    _check_fits(loaded, workers, scheduler)
     started = datetime.now()
     progress = _Progress(scn.replications, f"{scn.name}: replications",
                          enabled=not (quiet or as_json))
@@ -157,7 +183,7 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, f
         click.echo(f"\n{scn.name}: {scn.replications} replications, seed {scn.seed}, "
                    f"{(finished - started).total_seconds():.1f}s")
         click.echo(summary_table(res))
-        click.echo(f"\nresults: {folder}")
+        click.echo(f"\nresults: {safe(folder)}")
 
 
 @cli.command()
@@ -171,12 +197,13 @@ def validate(scenarios, overrides, show):
     """Load and check scenario files; exit 2 on the first that is wrong."""
     for path in scenarios:
         loaded = load_scenario(path, list(overrides))
+        _warn(loaded)
         s = loaded.scenario
         if show:
-            click.echo(f"# {path}")
+            click.echo(f"# {safe(path)}")
             click.echo(dump_yaml(loaded.resolved))
         else:
-            click.echo(f"ok  {path}  ({s.name}: {len(s.crossings)} crossings, "
+            click.echo(f"ok  {safe(path)}  ({s.name}: {len(s.crossings)} crossings, "
                        f"{len(s.classes)} classes, {len(s.policy)} policy phases, "
                        f"{s.duration / 24:g} days)")
 
@@ -295,6 +322,10 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         if m not in METRICS:
             _fail(f"--metric: unknown metric '{m}'; expected one of {', '.join(METRICS)}")
     inputs = plan_compare([base, *others], seed, replications, list(overrides))
+    for inp in inputs:
+        if inp.loaded is not None:
+            _warn(inp.loaded, quiet or as_json)
+            _check_fits(inp.loaded, workers, scheduler)
     out = out or Path("results") / f"compare-{inputs[0].label}"
     _check_out(out, "compare", force)
     started = datetime.now()
@@ -323,7 +354,7 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         click.echo(comparison_table(comp, list(metrics) or None))
         for note in comparison_notes(comp):
             click.echo(note)
-    click.echo(f"\ncompare folder: {folder}")
+    click.echo(f"\ncompare folder: {safe(folder)}")
 
 
 class _RunsProgress:
@@ -438,9 +469,15 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
                       design=design or spec.get("design"),
                       points=points or spec.get("points"), overrides=sets,
                       **({"metrics": metrics} if metrics else {}))
+    _warn(plan.loaded, quiet or as_json)
     name = plan.loaded.scenario.name
     out = out or spec.get("out") or Path("results") / f"{name}-sweep"
     _check_sweep_out(Path(out))
+    from bordersim.sizing import check_sweep_fits
+
+    check_sweep_fits(plan.scenarios, plan.loaded.source, plan.replications, len(plan.metrics),
+                     at_once=1 if scheduler else (workers or _cpus()),
+                     scenario_bytes=plan.scenario_bytes)
     executor = make_executor(workers, scheduler)
     if not (quiet or as_json):
         click.echo(f"{name}: {plan.design} of {len(plan.points)} points x {plan.replications} "
@@ -463,15 +500,19 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
         click.echo(json.dumps({"folder": str(outcome.folder), "design": plan.design,
                                "points": len(plan.points), "replications": plan.replications,
                                "runs": outcome.n_runs, "done_before": outcome.done_before,
-                               "ran": outcome.ran, "wall_seconds": round(outcome.wall_s, 3)},
+                               "ran": outcome.ran, "dropped": outcome.dropped,
+                               "wall_seconds": round(outcome.wall_s, 3)},
                               indent=1))
     elif not quiet:
         rate = outcome.ran / outcome.wall_s if outcome.wall_s > 0 else 0.0
+        if outcome.dropped:
+            click.echo(f"\n{outcome.dropped} runs found cut short or damaged in runs.csv were "
+                       "run again", err=True)
         click.echo(f"\n{outcome.ran} runs in {outcome.wall_s:.1f}s ({rate:.2f} runs/s)"
                    + (f"; {outcome.done_before} were already done" if outcome.done_before
                       else ""))
         click.echo(_sweep_table(read_summary(outcome.folder), plan.paths, list(plan.metrics)))
-        click.echo(f"\nsweep folder: {outcome.folder}")
+        click.echo(f"\nsweep folder: {safe(outcome.folder)}")
 
 
 @cli.command()
@@ -482,6 +523,9 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
 @scenario_errors
 def report(results_dir, observations):
     """Write report.html and figures/*.png into a results, compare or sweep folder."""
+    from bordersim.readback import verify_folder
+
+    verify_folder(results_dir)     # a damaged folder is refused here, with the file named
     if (results_dir / "runs.csv").is_file():
         try:
             from bordersim.report_sweep import write_sweep_report
@@ -495,7 +539,7 @@ def report(results_dir, observations):
         from bordersim.report import write_report
 
         path = write_report(results_dir, observations)
-    click.echo(f"report: {path}")
+    click.echo(f"report: {safe(path)}")
 
 
 def main() -> None:

@@ -86,11 +86,13 @@ def read_run(folder: Path, label: str | None = None, source: str | None = None) 
         raise ScenarioError(shown, [("", f"not a results folder: no {' or '.join(missing)} "
                                          "(expected a folder written by `bordersim run`, "
                                          "or a scenario file)")])
-    try:
-        man = json.loads((folder / "manifest.json").read_text())
-        seed, n, name = int(man["seed"]), int(man["replications"]), str(man["scenario"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise ScenarioError(shown, [("manifest.json", f"unreadable ({e})")]) from None
+    from bordersim.readback import read_manifest, verify_results_folder
+
+    # a damaged folder is refused whole, naming the file; the scenario's own name (a name
+    # of [a-z0-9_-], checked) labels it, since it becomes a folder inside the compare folder
+    name = verify_results_folder(folder, shown).name
+    man = read_manifest(folder)
+    seed, n = man["seed"], man["replications"]
     with open(folder / "replications.csv", newline="") as f:
         reader = csv.DictReader(f)
         head = reader.fieldnames or []

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bordersim.loading import ScenarioError
 from bordersim.report_data import ResultsData, crossing_label, date_text, load_results
+from bordersim.report_figures import literal_text
 from bordersim.results import atomic_folder
 
 __all__ = ["write_report", "Figure", "page", "save_figures", "REPORT_FILE", "FIGURES_DIR"]
@@ -106,6 +107,7 @@ def write_page(folder: Path, text: str) -> Path:
     return out
 
 
+@literal_text
 def write_report(folder: Path, observations: Path | None = None) -> Path:
     """Write report.html and figures/ into a results folder or a compare folder."""
     from bordersim.compare import is_compare_folder

@@ -24,6 +24,7 @@ from bordersim.report import (
     write_results_report,
 )
 from bordersim.report_data import ResultsData, band, crossing_label, load_results
+from bordersim.report_figures import literal_text
 
 __all__ = ["write_compare_report", "FOREST_METRICS"]
 
@@ -207,6 +208,7 @@ def _diff_table(rows: list[dict], base: str) -> str:
             f"{''.join(out)}</table></details>")
 
 
+@literal_text
 def write_compare_report(folder: Path, observations: Path | None = None) -> Path:
     folder = Path(folder)
     index = _index(folder)

@@ -8,6 +8,7 @@ so labels never collide), the warm-up hatched.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 import matplotlib
@@ -31,9 +32,19 @@ from bordersim.report_data import (  # noqa: E402
     hourly_demand,
 )
 
-__all__ = ["timeline", "queue", "flow", "waits", "costs", "observed", "date_axis",
+__all__ = ["literal_text", "timeline", "queue", "flow", "waits", "costs", "observed", "date_axis",
            "shade_phases", "hatch_warmup", "km_axis", "phase_handles", "class_color",
            "legend_below", "human"]
+
+def literal_text(fn):
+    """Draw every figure made inside ``fn`` with labels taken as plain text: a '$' in a
+    crossing or phase label is a dollar sign, never the start of mathtext that fails."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return fn(*args, **kwargs)
+    return wrapper
+
 
 _PHASE_COLORS = ["#fbb4ae", "#b3cde3", "#ccebc5", "#decbe4", "#fed9a6", "#ffffcc", "#e5d8bd",
                  "#fddaec", "#f2f2f2"]

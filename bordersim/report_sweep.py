@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bordersim.report_data import read_csv
+from bordersim.report_figures import literal_text
 from bordersim.stats import t_interval
 from bordersim.sweep import numeric_value
 from bordersim.sweep_folder import MANIFEST, RUNS, SENSITIVITY, read_runs
@@ -253,6 +254,7 @@ def _table_html(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+@literal_text
 def write_sweep_report(sweep_dir: Path, *, metrics: list[str] | None = None,
                        keys: list[tuple[str, str]] | None = None) -> Path:
     """Write ``report.html`` and ``figures/*.png`` into the sweep folder; return the page.
