@@ -70,6 +70,8 @@ def folder_kind(path: Path) -> str | None:
     manifest = _json(p / "manifest.json") or {}
     if manifest.get("kind") == "sweep" and (p / "runs.csv").is_file():
         return "sweep"
+    if manifest.get("kind") == "calibration":
+        return "calibration"
     versions = manifest.get("versions")
     if ("scenario_sha256" in manifest and isinstance(versions, dict)
             and "bordersim" in versions and (p / "summary.csv").is_file()):

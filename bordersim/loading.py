@@ -42,6 +42,10 @@ class ScenarioError(Exception):
         self.problems = problems
         super().__init__(self.message())
 
+    def __reduce__(self):
+        """Raised in a worker process, it reaches the command intact."""
+        return (ScenarioError, (self.source, self.problems))
+
     def message(self) -> str:
         """One line per problem (at most 8), each cut to a bounded length and with control
         characters escaped, so that no name or value can forge a line or drive the

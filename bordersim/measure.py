@@ -12,8 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bordersim.economics import COMPONENTS, hourly_costs, unit_costs
+from bordersim.economics import (
+    COMPONENTS,
+    held_costs,
+    hourly_costs,
+    hourly_held_costs,
+    unit_costs,
+)
 from bordersim.model import Engine, Outcome
+from bordersim.model.respond import HELD_AT_END, HELD_FORGONE, HELD_MADE
 from bordersim.scenario import ALL, Scenario
 
 __all__ = ["METRICS", "ReplicationResult", "measure", "WAIT_EDGES_H"]
@@ -24,6 +31,7 @@ METRICS = (
     "wait_max_h", "time_in_system_mean_h", "queue_mean", "queue_max", "queue_max_km",
     "waiting_hours_total", "person_hours_waiting", "crossed_per_day", "cost_total",
     "cargo_value_days_delayed", "cargo_value_lost",
+    "held", "forgone", "held_at_end", "hold_mean_h",
 )
 
 
@@ -36,6 +44,9 @@ class ReplicationResult:
     crossed: dict        # (crossing, class) -> units crossed during each hour (array)
     cost: dict = None    # (crossing, class) -> cost accrued during each hour (array)
     wait_hist: dict = None  # (crossing, class) -> crossed units per WAIT_EDGES_H bin (array)
+    wait_sum: dict = None   # (crossing, class) -> hours queued by the units crossed in each hour
+    tis_sum: dict = None    # (crossing, class) -> hours in system of the units crossed in each hour
+    held: dict = None       # (crossing, class) -> trips held back at each hour mark
 
 
 @dataclass
@@ -53,9 +64,14 @@ class _GroupData:
     n_arrivals: int
     costs: dict
     all_exit: np.ndarray   # exit times of every crossed unit, whatever its arrival
+    all_exit_wait: np.ndarray   # their hours queued
+    all_exit_tis: np.ndarray    # their hours from arrival to crossing
     cargo_days: float      # Σ cargo value × days waited, units arriving in the window
     cargo_lost: float      # Σ cargo value of units in the window that gave up
     cost_hourly: np.ndarray
+    held_due: np.ndarray   # trips held back by the visible delay: when they were due,
+    held_end: np.ndarray   # when they were made or given up (inf: still held at the end),
+    held_code: np.ndarray  # and how it ended (model.respond HELD_*)
 
 
 def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_GroupData]:
@@ -80,24 +96,53 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
         wait = wait_all[inwin]
         cargo = cargo_all[inwin] if cargo_all is not None else np.zeros(int(inwin.sum()))
         times = np.concatenate([g.arrivals.times, np.asarray(g.extra_arrivals, dtype=float)])
+        if g.responder is not None:     # a held trip arrives when it is made, if it is
+            rec = g.responder.records()
+            keep = np.ones(len(times), dtype=bool)
+            keep[rec["unit"]] = False
+            times = np.concatenate([times[keep], rec["end"][rec["code"] == HELD_MADE]])
         n_arr = int(np.count_nonzero((times >= w0) & (times < w1) & (times < scn.duration)))
         q_join, q_leave = np.asarray(g.q_join), np.asarray(g.q_leave)
         diverted = code_all == Outcome.DIVERTED
+        crossed_all = code_all == Outcome.CROSSED
         cost_hourly = hourly_costs(
             scn.economics, g.cls, spec, n_hours, q_join, q_leave, np.asarray(g.q_wait0),
             cargo_arr[np.asarray(g.q_unit, dtype=np.int64)] if cargo_arr is not None else None,
             exit_all[gave_up_all], costs_all["lost"][gave_up_all],
             arr_all[diverted], costs_all["diversion"][diverted])
+        costs = {c: float(v[inwin].sum()) for c, v in costs_all.items()}
+        held_due, held_end, held_code = _EMPTY, _EMPTY, _EMPTY_CODE
+        if g.responder is not None:
+            rec = g.responder.records()
+            held_due, held_code = rec["due"], rec["code"]
+            # a trip given up before it was due was never late: its hold ends when due
+            held_end = np.maximum(np.where(np.isnan(rec["end"]), math.inf, rec["end"]),
+                                  held_due)
+            hcargo = cargo_arr[rec["unit"]] if cargo_arr is not None else None
+            forgone = held_code == HELD_FORGONE
+            hold_h = np.minimum(held_end, scn.duration) - held_due
+            hc = held_costs(scn.economics, g.cls, hold_h, hcargo, forgone)
+            hwin = (held_due >= w0) & (held_due < w1)
+            costs["held"] += float(hc["held"][hwin].sum())
+            costs["lost"] += float(hc["lost"][hwin].sum())
+            cost_hourly = cost_hourly + hourly_held_costs(
+                scn.economics, n_hours, held_due, held_end, hcargo, held_end[forgone],
+                hc["lost"][forgone])
         out.append(_GroupData(
             g.crossing, g.cls, spec.length_m / 1000.0, spec.persons,
             arr_all[inwin], wait, exit_all[inwin], code, q_join, q_leave, n_arr,
-            {c: float(v[inwin].sum()) for c, v in costs_all.items()},
-            exit_all[code_all == Outcome.CROSSED],
+            costs,
+            exit_all[crossed_all], wait_all[crossed_all],
+            exit_all[crossed_all] - arr_all[crossed_all],
             float((cargo * wait).sum() / 24.0),
             float(cargo[gave_up_all[inwin]].sum()),
-            cost_hourly,
+            cost_hourly, held_due, held_end, held_code,
         ))
     return out
+
+
+_EMPTY = np.empty(0)
+_EMPTY_CODE = np.empty(0, dtype=np.int8)
 
 
 def _queue_max(groups: list[_GroupData], w0: float, w1: float, weighted: bool) -> float:
@@ -166,6 +211,14 @@ def _metrics(groups: list[_GroupData], w0: float, w1: float) -> dict:
     m["cost_total"] = float(sum(sum(gd.costs.values()) for gd in groups))
     m["cargo_value_days_delayed"] = float(sum(gd.cargo_days for gd in groups))
     m["cargo_value_lost"] = float(sum(gd.cargo_lost for gd in groups))
+    held = [(gd.held_end[w] - gd.held_due[w], gd.held_code[w]) for gd in groups
+            for w in [(gd.held_due >= w0) & (gd.held_due < w1)]]
+    codes = np.concatenate([c for _, c in held]) if held else _EMPTY_CODE
+    m["held"] = float(len(codes))
+    m["forgone"] = float(np.count_nonzero(codes == HELD_FORGONE))
+    m["held_at_end"] = float(np.count_nonzero(codes == HELD_AT_END))
+    made = np.concatenate([h[c == HELD_MADE] for h, c in held]) if held else _EMPTY
+    m["hold_mean_h"] = float(made.mean()) if len(made) else math.nan
     return m
 
 
@@ -180,12 +233,17 @@ def _wait_hist(gd: _GroupData) -> np.ndarray:
     return np.bincount(bins, minlength=len(WAIT_EDGES_H)).astype(np.int32)
 
 
-def _series(gd: _GroupData, n_hours: int) -> tuple[np.ndarray, np.ndarray]:
+def _series(gd: _GroupData, n_hours: int) -> tuple[np.ndarray, ...]:
+    """Units waiting at each hour mark; units crossed during each hour, with the sums of
+    their hours queued and of their hours in the system."""
     marks = np.arange(n_hours, dtype=float)
     queue = (np.searchsorted(np.sort(gd.q_join), marks, side="right")
              - np.searchsorted(np.sort(gd.q_leave), marks, side="right"))
-    crossed = np.histogram(gd.all_exit, bins=np.arange(n_hours + 1, dtype=float))[0]
-    return queue.astype(float), crossed.astype(float)
+    edges = np.arange(n_hours + 1, dtype=float)
+    crossed = np.histogram(gd.all_exit, bins=edges)[0]
+    wait_sum = np.histogram(gd.all_exit, bins=edges, weights=gd.all_exit_wait)[0]
+    tis_sum = np.histogram(gd.all_exit, bins=edges, weights=gd.all_exit_tis)[0]
+    return queue.astype(float), crossed.astype(float), wait_sum, tis_sum
 
 
 def measure(eng: Engine, scn: Scenario, replication: int) -> ReplicationResult:
@@ -207,4 +265,13 @@ def measure(eng: Engine, scn: Scenario, replication: int) -> ReplicationResult:
         crossed[key] = np.sum([own[(gd.crossing, gd.cls)][1] for gd in gs], axis=0)
         cost[key] = np.sum([gd.cost_hourly for gd in gs], axis=0)
     wait_hist = {(gd.crossing, gd.cls): _wait_hist(gd) for gd in data}
-    return ReplicationResult(replication, metrics, costs, queue, crossed, cost, wait_hist)
+    wait_sum = {key: own[key][2] for key in own}
+    tis_sum = {key: own[key][3] for key in own}
+    marks = np.arange(n_hours, dtype=float)
+    held = {}
+    for key, gs in sets.items():
+        held[key] = np.sum([np.searchsorted(np.sort(gd.held_due), marks, side="right")
+                            - np.searchsorted(np.sort(gd.held_end), marks, side="right")
+                            for gd in gs], axis=0).astype(float)
+    return ReplicationResult(replication, metrics, costs, queue, crossed, cost, wait_hist,
+                             wait_sum, tis_sum, held)

@@ -22,8 +22,9 @@ from bordersim.distributions import brief
 from bordersim.loading import ScenarioError, read_yaml_file, scenario_from_dict
 from bordersim.scenario import Scenario
 
-__all__ = ["read_manifest", "read_resolved", "read_npz", "check_csv", "verify_results_folder",
-           "verify_compare_folder", "verify_sweep_folder", "verify_folder"]
+__all__ = ["SERIES_ARRAYS", "SERIES_OPTIONAL", "read_manifest", "read_resolved", "read_npz",
+           "check_csv", "verify_results_folder", "verify_compare_folder", "verify_sweep_folder",
+           "verify_folder"]
 
 SERIES_FILE = "timeseries_replications.npz"
 WAITS_FILE = "waits_replications.npz"
@@ -77,22 +78,34 @@ def read_resolved(folder: Path) -> Scenario:
     return scenario_from_dict(data, str(p)).scenario
 
 
-def read_npz(folder: Path, name: str, arrays: dict[str, tuple[int, str]]) -> dict:
+SERIES_ARRAYS = {"queue": (3, "i"), "crossed": (3, "i"), "crossing": (1, "U"),
+                 "cls": (1, "U")}
+SERIES_OPTIONAL = {"wait_sum": (3, "f"), "tis_sum": (3, "f"), "held": (3, "i"),
+                   "start": (0, "U")}
+
+
+def read_npz(folder: Path, name: str, arrays: dict[str, tuple[int, str]],
+             optional: dict[str, tuple[int, str]] | None = None) -> dict:
     """The arrays of a .npz file, each with its number of dimensions and kind of values
-    ('i' whole numbers, 'f' numbers, 'U' text); no pickled objects are ever loaded."""
+    ('i' whole numbers, 'f' numbers, 'F' finite numbers, 'U' text), and those of
+    ``optional`` that it holds; no pickled objects are ever loaded."""
     p = _need(folder, name)
     out = {}
+    wanted = {**{k: (v, True) for k, v in arrays.items()},
+              **{k: (v, False) for k, v in (optional or {}).items()}}
     try:
         with np.load(p, allow_pickle=False) as z:
-            for key, (ndim, kind) in arrays.items():
+            for key, ((ndim, kind), required) in wanted.items():
                 if key not in z.files:
+                    if not required:
+                        continue
                     raise _bad(folder, name, f"has no array '{key}'")
                 a = z[key]
                 ok_kind = {"i": a.dtype.kind in "iu", "f": a.dtype.kind in "iuf",
-                           "U": a.dtype.kind == "U"}[kind]
+                           "F": a.dtype.kind in "iuf", "U": a.dtype.kind == "U"}[kind]
                 if a.ndim != ndim or not ok_kind:
                     raise _bad(folder, name, f"its array '{key}' is not what bordersim writes")
-                if kind == "f" and a.size and not np.all(np.isfinite(a)):
+                if kind == "F" and a.size and not np.all(np.isfinite(a)):
                     raise _bad(folder, name, f"its array '{key}' holds a value that is not "
                                              "a finite number")
                 out[key] = a
@@ -151,10 +164,10 @@ def verify_results_folder(folder: Path, shown: str | None = None) -> Scenario:
         raise _bad(d, "manifest.json", "its 'replications' is below 1")
     scn = read_resolved(d)
     hours = int(math.ceil(scn.duration))
-    series = read_npz(d, SERIES_FILE, {"queue": (3, "i"), "crossed": (3, "i"),
-                                       "crossing": (1, "U"), "cls": (1, "U"), "start": (0, "U")})
+    series = read_npz(d, SERIES_FILE, SERIES_ARRAYS, SERIES_OPTIONAL)
     groups = list(zip(series["crossing"].tolist(), series["cls"].tolist(), strict=False))
-    for key in ("queue", "crossed"):
+    for key in ("queue", "crossed", *(k for k in ("wait_sum", "tis_sum", "held")
+                                      if k in series)):
         if series[key].shape != (n, len(series["crossing"]), hours) \
                 or len(series["cls"]) != len(series["crossing"]):
             raise _bad(d, SERIES_FILE, f"its '{key}' does not have {n} replications × "
@@ -163,7 +176,7 @@ def verify_results_folder(folder: Path, shown: str | None = None) -> Scenario:
         if c not in scn.crossings or k not in scn.classes:
             raise _bad(d, SERIES_FILE, "it names a crossing or class the scenario lacks")
     if (d / WAITS_FILE).exists():
-        waits = read_npz(d, WAITS_FILE, {"counts": (3, "i"), "edges_h": (1, "f"),
+        waits = read_npz(d, WAITS_FILE, {"counts": (3, "i"), "edges_h": (1, "F"),
                                          "crossing": (1, "U"), "cls": (1, "U")})
         g = len(waits["crossing"])
         if waits["counts"].shape != (n, g, len(waits["edges_h"])) or len(waits["cls"]) != g:
@@ -171,10 +184,11 @@ def verify_results_folder(folder: Path, shown: str | None = None) -> Scenario:
         for c, k in zip(waits["crossing"].tolist(), waits["cls"].tolist(), strict=True):
             if c not in scn.crossings or k not in scn.classes:
                 raise _bad(d, WAITS_FILE, "it names a crossing or class the scenario lacks")
-    stats = {"mean", "ci_low", "ci_high", "std", "n"}
-    check_csv(d, "summary.csv", header=_SUMMARY, numbers=stats, whole={"n"})
+    # columns bordersim adds later (percentiles, shares) are read as numbers too
+    stats = {"mean", "ci_low", "ci_high", "std", "n", "p05", "p95", "param_share"}
+    check_csv(d, "summary.csv", prefix=_SUMMARY, numbers=stats, whole={"n"})
     if (d / "costs.csv").exists():
-        check_csv(d, "costs.csv", header=_COSTS, numbers=stats, whole={"n"})
+        check_csv(d, "costs.csv", prefix=_COSTS, numbers=stats, whole={"n"})
     if (d / "replications.csv").exists():
         rows = check_csv(d, "replications.csv", prefix=["replication", "crossing", "class"])
         for line, rec in enumerate(rows, start=2):
@@ -195,7 +209,7 @@ def verify_compare_folder(folder: Path) -> list[str]:
     """A compare folder whole: compare.csv, its index, and each scenario's results folder.
     Returns the scenarios' folder names."""
     d = Path(folder)
-    rows = check_csv(d, "compare.csv", header=_COMPARE,
+    rows = check_csv(d, "compare.csv", prefix=_COMPARE,
                      numbers={"base_mean", "mean", "diff_mean", "diff_ci_low", "diff_ci_high"},
                      what="compare folder")
     labels: list[str] = []
@@ -255,13 +269,13 @@ def verify_sweep_folder(folder: Path) -> dict:
                                                   "missing: the same sweep command with "
                                                   "--resume runs them again")])
     paths = [f["path"] for f in man["factors"]]
-    stats = {"mean", "ci_low", "ci_high", "std", "n"}
+    stats = {"mean", "ci_low", "ci_high", "std", "n", "p05", "p95", "param_share"}
     if (d / "summary.csv").exists():
-        check_csv(d, "summary.csv", header=["point", *paths, "crossing", "class", "metric",
+        check_csv(d, "summary.csv", prefix=["point", *paths, "crossing", "class", "metric",
                                             *_SUMMARY[3:]], numbers=stats | {"point"},
                   whole={"n", "point"}, what="sweep folder")
     if (d / "sensitivity.csv").exists():
-        check_csv(d, "sensitivity.csv", header=["crossing", "class", "metric", "parameter",
+        check_csv(d, "sensitivity.csv", prefix=["crossing", "class", "metric", "parameter",
                                                 "prcc", "p_value"], numbers={"prcc", "p_value"},
                   what="sweep folder")
     return man

@@ -11,6 +11,7 @@ import math
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     BeforeValidator,
     Field,
@@ -192,6 +193,16 @@ class Divert(Strict):
         return self.travel if isinstance(self.travel, float) else self.travel[target]
 
 
+def _min_report(value: Any) -> float:
+    """How often the delay is reported: a duration of at least a minute."""
+    from bordersim.distributions import parse_duration
+
+    h = parse_duration(value)
+    if not h >= 1 / 60:
+        raise ValueError(f"expected a duration of at least 1min, got {value!r}")
+    return h
+
+
 class Defer(Strict):
     """Trips suppressed by ``demand_factor`` come back, in this share, after the phase ends."""
 
@@ -199,11 +210,62 @@ class Defer(Strict):
     over: PositiveDuration
 
 
+class Respond(Strict):
+    """Trips that set off, or wait, from the delay travellers can see at the border.
+
+    A trip due at the border at time t is decided ``lead`` before (its own draw: loading
+    and the drive). It sets off then with probability ``share(D)``, where D is the
+    expected delay on arrival as reported ``lag`` before the decision (reports every
+    ``report_every``; 0 before the run, a normal border):
+    ``share(D) = floor + (1 - floor) / (1 + (D / reference_delay) ** steepness)``.
+    A trip that does not set off is held; at each report it sets off if the delay then
+    visible would let it go, and at the latest ``hold_max`` after it was to set off,
+    when a ``give_up`` share of such trips is given up instead. A trip that sets off
+    late arrives ``lead`` after it sets off.
+    """
+
+    reference_delay: PositiveDuration
+    steepness: Annotated[float, NoBool, Field(gt=0, le=50, allow_inf_nan=False)] = 2.0
+    floor: Probability = 0.0
+    lead: Distribution | None = None
+    lag: NonNegDuration = 0.0
+    report_every: Annotated[float, BeforeValidator(_min_report)] = 1.0
+    hold_max: PositiveDuration = 720.0
+    give_up: Probability = 0.0
+    crossings: Literal["all"] | list[Name] = ALL
+
+    def applies_at(self, crossing: str) -> bool:
+        return self.crossings == ALL or crossing in self.crossings
+
+    def share(self, delay_h: float) -> float:
+        """The share of trips made at once when the visible delay is ``delay_h`` hours."""
+        if delay_h <= 0:
+            return 1.0
+        if delay_h == float("inf"):
+            return self.floor
+        x = delay_h / self.reference_delay
+        if x > 1e6:
+            return self.floor
+        return self.floor + (1.0 - self.floor) / (1.0 + x ** self.steepness)
+
+    def shares(self, delay_h: np.ndarray) -> np.ndarray:
+        """:meth:`share` of an array of delays."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = np.minimum(np.asarray(delay_h, dtype=float) / self.reference_delay, 1e6)
+            out = self.floor + (1.0 - self.floor) / (1.0 + x ** self.steepness)
+        return np.where(np.asarray(delay_h) <= 0, 1.0, out)
+
+
 class Behaviour(Strict):
     patience: dict[str, Distribution] = Field(default_factory=dict)
     balk: dict[str, Balk] = Field(default_factory=dict)
     divert: dict[str, Divert | list[Divert]] = Field(default_factory=dict)
     defer: dict[str, Defer] = Field(default_factory=dict)
+    respond: dict[str, Respond] = Field(default_factory=dict)
+
+    def response(self, cls: str, crossing: str) -> Respond | None:
+        r = self.respond.get(cls)
+        return r if r is not None and r.applies_at(crossing) else None
 
     def divert_rules(self, cls: str) -> list[Divert]:
         rules = self.divert.get(cls, [])
@@ -414,6 +476,13 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         cls_ok(("behaviour", "balk", k), k)
     for k in b.defer:
         cls_ok(("behaviour", "defer", k), k)
+    for k, r in b.respond.items():
+        cls_ok(("behaviour", "respond", k), k)
+        if r.crossings != ALL:
+            for j, c in enumerate(r.crossings):
+                if c not in s.crossings:
+                    errors.append((_fmt(("behaviour", "respond", k, "crossings", j)),
+                                   _names(c, crossings, "crossing")))
     for k in b.divert:
         cls_ok(("behaviour", "divert", k), k)
         if k not in s.classes:

@@ -42,7 +42,7 @@ from bordersim.scenario import Scenario
 from bordersim.sizing import MAX_SWEEP_POINTS, check_sweep_fits
 
 __all__ = ["Factor", "SweepPlan", "parse_vary", "design_points", "plan_sweep",
-           "read_spec", "parse_metrics", "numeric_value"]
+           "read_spec", "parse_metrics", "numeric_value", "with_posterior"]
 
 DESIGNS = ("grid", "lhs")
 _LHS_KEY = 0x4C4853          # spawn key of the design's stream: apart from any replication's
@@ -79,6 +79,9 @@ class SweepPlan:
     replications: int
     seed: int
     scenario_bytes: float = 0.0     # memory one point's scenario holds, measured
+    # with --posterior: per point, the scenario of each replication (draw r, then the
+    # point's own values)
+    per_point: tuple | None = None
 
     @property
     def paths(self) -> list[str]:
@@ -275,6 +278,22 @@ def design_points(factors: list[Factor], design: str, n_points: int | None,
     return points
 
 
+def _refuse_repeated_points(factors: list[Factor], points: list[tuple]) -> None:
+    """A Latin hypercube picks from a list's values; with no range to spread over, points
+    repeat, and repeated points would only rerun the same runs under another number."""
+    distinct = len({json.dumps([_plain(v) for v in p], default=str) for p in points})
+    if distinct == len(points):
+        return
+    lists = [f for f in factors if not f.is_range and len(f.values) > 1]
+    combos = math.prod(len(f.values) for f in lists) if lists else 1
+    names = ", ".join(f"{f.path}={f.spec}" for f in lists)
+    raise _err("--design lhs", (
+        f"only {distinct} of the {len(points)} points are distinct: a Latin hypercube picks "
+        f"from the listed values of {names}, and no range lo..hi spreads the points apart. "
+        f"Use --design grid for every combination ({combos} points), write the values as a "
+        "range lo..hi, or ask for fewer --points"))
+
+
 def parse_metrics(items: list[str] | tuple[str, ...] | None, source: str = "--metrics"
                   ) -> tuple[str, ...]:
     """Metric names, comma-separated or repeated, in METRICS order; all when none given."""
@@ -330,8 +349,10 @@ def plan_sweep(scenario: str | Path, vary: list[Factor], *, design: str | None =
                    f"{MAX_SWEEP_POINTS:,} (each point is a scenario, built and checked "
                    "before anything runs)")
     values = design_points(list(vary), design, points, scn.seed)
+    if design == "lhs":
+        _refuse_repeated_points(vary, values)
     scenarios = []
-    per_point = 0.0
+    point_bytes = 0.0
     for k, point in enumerate(values):
         data = copy.deepcopy(loaded.resolved)
         where = f"{shown}: point {k} ({_point_label(vary, point)})"
@@ -341,12 +362,12 @@ def plan_sweep(scenario: str | Path, vary: list[Factor], *, design: str | None =
             except ScenarioError as e:
                 raise ScenarioError(where, e.problems) from None
         if k == 0:
-            per_point = _measured(functools.partial(scenario_from_dict, data, where))
+            point_bytes = _measured(functools.partial(scenario_from_dict, data, where))
             check_sweep_fits([scn] * len(values), shown, scn.replications, len(metrics),
-                             scenario_bytes=per_point)
+                             scenario_bytes=point_bytes)
         scenarios.append(scenario_from_dict(data, where).scenario)
     return SweepPlan(loaded, tuple(vary), design, tuple(values), tuple(scenarios),
-                     tuple(metrics), scn.replications, scn.seed, per_point)
+                     tuple(metrics), scn.replications, scn.seed, point_bytes)
 
 
 def _measured(build) -> float:
@@ -365,6 +386,23 @@ def _measured(build) -> float:
             tracemalloc.stop()
     del kept
     return float(max(size, 0))
+
+
+def with_posterior(plan: SweepPlan, posterior) -> SweepPlan:
+    """The plan with replication r of every point running posterior draw r (the point's
+    own values on top): ``posterior`` is a :class:`bordersim.calibrate.Posterior`."""
+    import dataclasses
+
+    from bordersim.calibrate.posterior import PosteriorScenarios
+
+    base = PosteriorScenarios(plan.loaded, posterior, plan.seed)
+    per_point = []
+    for point in plan.points:
+        extra = tuple((f.parts, v) for f, v in zip(plan.factors, point, strict=True))
+        per = base.with_extra(extra)
+        per.check(plan.replications)
+        per_point.append(per)
+    return dataclasses.replace(plan, per_point=tuple(per_point))
 
 
 SPEC_KEYS = ("scenario", "vary", "design", "points", "replications", "seed", "metrics", "set",

@@ -49,8 +49,9 @@ from bordersim.folders import (
     swap_into,
 )
 from bordersim.loading import ScenarioError, dump_yaml
+from bordersim.metrics import clip_metric
 from bordersim.results import fmt
-from bordersim.scenario import ALL
+from bordersim.scenario import ALL, Scenario
 from bordersim.sensitivity import prcc
 from bordersim.stats import t_interval
 from bordersim.sweep import SweepPlan, numeric_value
@@ -87,10 +88,13 @@ def run_batch(task: tuple) -> list[tuple]:
     seed, metrics, items = task
     out = []
     for point, scn, reps in items:
+        per_replication = None
+        if not isinstance(scn, Scenario):      # posterior draws: a scenario per replication
+            per_replication, scn = scn, scn.scenario(reps[0])
         crossings = [*scn.crossings, ALL]
         classes = [*scn.classes, ALL]
         for r in reps:
-            res = simulate(scn, r, seed)
+            res = simulate(per_replication.scenario(r) if per_replication else scn, r, seed)
             present = res.metrics
             rows = [(c, k, [present[(c, k)][m] for m in metrics])
                     for c in crossings for k in classes if (c, k) in present]
@@ -109,7 +113,8 @@ def _tasks(plan: SweepPlan, missing: list[tuple[int, int]], workers: int,
             if items and items[-1][0] == p:
                 items[-1][2].append(r)
             else:
-                items.append((p, plan.scenarios[p], [r]))
+                items.append((p, plan.per_point[p] if plan.per_point else plan.scenarios[p],
+                              [r]))
         tasks.append((plan.seed, plan.metrics, items))
     return tasks
 
@@ -276,7 +281,7 @@ def summary_text(plan: SweepPlan, values: dict, seen: dict) -> str:
         for key, arr in values.items():
             if p not in seen[key]:
                 continue
-            iv = t_interval(arr[p])
+            iv = clip_metric(t_interval(arr[p]), key[2])
             lines.append(_csv_line([p, *point, *key, iv.mean, iv.ci_low, iv.ci_high,
                                     iv.std, iv.n]))
     return "".join(lines)
@@ -327,6 +332,7 @@ def design_record(plan: SweepPlan) -> dict:
         "seed": plan.seed,
         "metrics": list(plan.metrics),
         "scenario_sha256": plan.loaded.sha256,
+        "posterior": (plan.per_point[0].posterior.describe() if plan.per_point else None),
     }))
 
 

@@ -16,6 +16,7 @@ from bordersim.model.arrivals import (
     stream,
 )
 from bordersim.model.engine import Engine, Group, LaneRT, Outcome, StageRT
+from bordersim.model.respond import Responder
 from bordersim.model.timeline import Timeline, compile_timeline
 from bordersim.scenario import Scenario
 
@@ -80,6 +81,11 @@ def build(scn: Scenario, replication: int, seed: int) -> Engine:
     eng.groups = groups
     eng.schedule_changes(timeline)
     eng.start_arrivals(groups)
+    for g in groups:
+        spec = scn.behaviour.response(g.cls, g.crossing)
+        if spec is not None and ("respond",) in g.attrs:
+            g.responder = Responder(eng, g, spec)
+            g.responder.start()
     return eng
 
 

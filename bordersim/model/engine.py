@@ -62,6 +62,7 @@ class Group:
         self.balk_over = balk_over
         self.route: list[StageRT] = []
         self.divert = None              # (queue_over, [(group, travel_h)]) or None
+        self.responder = None           # a Responder when trips answer the visible delay
         self.draw_for_diverted = None   # callable(group) -> index of fresh attributes
         self.extra_arrivals: list[float] = []   # arrival times of units diverted here
         # waiting intervals (one per queue visit) and outcomes, appended as they happen
@@ -162,7 +163,12 @@ class Engine:
             ev.callbacks.append(self._on_arrival)
         self.arrive(self.groups[gi], i, t)
 
-    def arrive(self, g: Group, i: int, t: float, diverted: bool = False) -> None:
+    def arrive(self, g: Group, i: int, t: float, diverted: bool = False,
+               released: bool = False) -> None:
+        """Unit i of g reaches the crossing at t (a trip due then, unless it is held; or a
+        held trip ``released`` now; or a unit ``diverted`` here from elsewhere)."""
+        if g.responder is not None and not (diverted or released) and g.responder.holds(i, t):
+            return
         u = Unit(g, i, t, diverted)
         self.alive[u] = None
         can_divert = g.divert is not None and not diverted

@@ -308,7 +308,7 @@ def size_cases(c: Corpus) -> None:
     for varies, extra in (([f"{booths}=1:1000:1", f"{mean}=1:1000:1"], []),
                           ([f"{booths}=1:100:1", f"{mean}=1:100:1", "seed=1"][:2]
                            + ["warmup=1:10:1"], ["-n", "20"]),
-                          ([f"{booths}=1..100"], ["--points", "500000", "-n", "50"])):
+                          ([f"{mean}=0.1..1.0"], ["--points", "500000", "-n", "50"])):
         args = [x for v in varies for x in ("--vary", v)]
         c.cases.append(Case("sweep that cannot fit", ["sweep", str(good), "-q", "-j", "1",
                                                       "--out", str(c.path("s")), *args,
