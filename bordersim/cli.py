@@ -13,13 +13,22 @@ import click
 
 from bordersim import __version__
 from bordersim.helptext import Group
+from bordersim.terminal import safe, safe_lines
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    """One message on stderr, every control character escaped, and exit status 2."""
+    click.echo(f"error: {safe_lines(message)}", err=True)
     sys.exit(2)
+
+
+def _warn(loaded, quiet: bool = False) -> None:
+    """The scenario's warnings on stderr (already terminal-safe), unless quiet."""
+    if not quiet:
+        for w in loaded.warnings:
+            click.echo(f"warning: {w}", err=True)
 
 
 def scenario_errors(fn):
@@ -112,14 +121,33 @@ def _json_summary(res) -> str:
     return json.dumps(rows, indent=1)
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        _fail(f"--out: {out} is a file; expected a folder to write results into")
-    parent = out.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        _fail(f"--out: {parent} is not a folder")
+def _cpus() -> int:
+    from bordersim.executors import default_workers
+
+    return default_workers()
+
+
+def _check_fits(loaded, workers: int | None, scheduler: str | None) -> None:
+    """Refuse, before anything runs, a scenario whose replications cannot fit in memory
+    (on a cluster only the gathered results are this machine's)."""
+    from bordersim.sizing import check_run_fits
+
+    check_run_fits(loaded.scenario, loaded.source,
+                   at_once=1 if scheduler else (workers or _cpus()))
+
+
+def _check_out(out: Path, kind: str, force: bool = False) -> None:
+    """Refuse, before anything runs, an --out that must not or cannot be written."""
+    from bordersim.folders import check_out, clean_stale
+
+    clean_stale(out)
+    check_out(out, kind, force=force)
+
+
+force_option = click.option(
+    "--force", is_flag=True,
+    help="Replace an existing folder of the same kind at --out (kept until the new one is "
+         "complete). Other folders are never replaced.")
 
 
 @click.group(cls=Group, context_settings=CONTEXT)
@@ -144,12 +172,13 @@ def cli() -> None:
 @run_options()
 @click.option("--out", "-o", type=click.Path(path_type=Path),
               help="Results folder (default: results/<scenario name>).")
+@force_option
 @scheduler_option
 @posterior_options
 @engine_option
 @scenario_errors
-def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler,
-        posterior, no_reference, engine):
+def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, force,
+        scheduler, posterior, no_reference, engine):
     """Run a scenario's replications, print a table and write its results folder.
 
     Examples:
@@ -168,9 +197,11 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
     if scheduler and workers:
         _fail("--workers sets local processes; with --scheduler the cluster's workers run")
     loaded = load_scenario(scenario, _with_run_sets(overrides, replications, seed))
+    _warn(loaded, quiet or as_json)
     scn = loaded.scenario
     out = out or Path("results") / scn.name
-    _check_out(out)
+    _check_out(out, "results", force)
+    _check_fits(loaded, workers, scheduler)
     started = datetime.now()
     post = _posterior(posterior, loaded)
     runs = scn.replications * (2 if post is not None and not no_reference else 1)
@@ -182,14 +213,15 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
     finally:
         progress.close()
     finished = datetime.now()
-    folder = write_results(out, res, loaded, ["bordersim", *sys.argv[1:]], started, finished)
+    folder = write_results(out, res, loaded, ["bordersim", *sys.argv[1:]], started, finished,
+                           force=force)
     if as_json:
         click.echo(_json_summary(res))
     elif not quiet:
         click.echo(f"\n{scn.name}: {scn.replications} replications, seed {scn.seed}, "
                    f"{(finished - started).total_seconds():.1f}s")
         click.echo(summary_table(res))
-        click.echo(f"\nresults: {folder}")
+        click.echo(f"\nresults: {safe(folder)}")
 
 
 @cli.command()
@@ -212,12 +244,13 @@ def validate(scenarios, overrides, show):
 
     for path in scenarios:
         loaded = load_scenario(path, list(overrides))
+        _warn(loaded)
         s = loaded.scenario
         if show:
-            click.echo(f"# {path}")
+            click.echo(f"# {safe(path)}")
             click.echo(dump_yaml(loaded.resolved))
         else:
-            click.echo(f"ok  {path}  ({s.name}: {len(s.crossings)} crossings, "
+            click.echo(f"ok  {safe(path)}  ({s.name}: {len(s.crossings)} crossings, "
                        f"{len(s.classes)} classes, {len(s.policy)} policy phases, "
                        f"{s.duration / 24:g} days)")
 
@@ -356,12 +389,13 @@ def verify(replications, seed, workers, level):
 @click.option("--metric", "-m", "metrics", multiple=True, metavar="NAME",
               help="Metric to print (repeatable; 'all' for every one). Default: crossed, "
                    "waits, queues and cost; compare.csv always has every metric.")
+@force_option
 @scheduler_option
 @posterior_options
 @engine_option
 @scenario_errors
 def compare(base, others, replications, seed, overrides, workers, as_json, quiet, out,
-            metrics, scheduler, posterior, no_reference, engine):
+            metrics, force, scheduler, posterior, no_reference, engine):
     """Differences of each OTHER from BASE, paired by replication (common random numbers).
 
     BASE and OTHER are scenario files (run with one seed and replication count: the
@@ -393,8 +427,12 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         if m not in METRICS:
             _fail(f"--metric: unknown metric '{m}'; expected one of {', '.join(METRICS)}")
     inputs = plan_compare([base, *others], seed, replications, list(overrides))
+    for inp in inputs:
+        if inp.loaded is not None:
+            _warn(inp.loaded, quiet or as_json)
+            _check_fits(inp.loaded, workers, scheduler)
     out = out or Path("results") / f"compare-{inputs[0].label}"
-    _check_out(out)
+    _check_out(out, "compare", force)
     started = datetime.now()
     results = {}
     for inp in inputs:
@@ -414,7 +452,8 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
             progress.close()
     finished = datetime.now()
     folder, comparisons = write_compare(out, inputs, results, ["bordersim", *sys.argv[1:]],
-                                        started, finished, list(metrics) or None)
+                                        started, finished, list(metrics) or None,
+                                        force=force)
     if as_json:
         click.echo(json.dumps(rows_as_dicts(comparisons), indent=1))
         return
@@ -425,7 +464,16 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         click.echo(comparison_table(comp, list(metrics) or None, inputs[0].currency))
         for note in comparison_notes(comp):
             click.echo(note)
-    click.echo(f"\ncompare folder: {folder}")
+    click.echo(f"\ncompare folder: {safe(folder)}")
+
+
+def _check_sweep_out(out: Path) -> None:
+    """A sweep folder may be finished (--resume) or replaced (--force), which run_sweep
+    decides; a folder of another kind, or one bordersim did not write, never."""
+    from bordersim.folders import check_out, clean_stale
+
+    clean_stale(out)
+    check_out(out, "sweep", force=True)
 
 
 @cli.command()
@@ -495,6 +543,7 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
                       design=design or spec.get("design"),
                       points=points or spec.get("points"), overrides=sets,
                       **({"metrics": metrics} if metrics else {}))
+    _warn(plan.loaded, quiet or as_json)
     if posterior is not None:
         from bordersim.calibrate.posterior import load_posterior
         from bordersim.sweep import with_posterior
@@ -502,7 +551,12 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
         plan = with_posterior(plan, load_posterior(posterior))
     name = plan.loaded.scenario.name
     out = out or spec.get("out") or Path("results") / f"{name}-sweep"
-    _check_out(out)
+    _check_sweep_out(Path(out))
+    from bordersim.sizing import check_sweep_fits
+
+    check_sweep_fits(plan.scenarios, plan.loaded.source, plan.replications, len(plan.metrics),
+                     at_once=1 if scheduler else (workers or _cpus()),
+                     scenario_bytes=plan.scenario_bytes)
     executor = make_executor(workers, scheduler)
     if not (quiet or as_json):
         click.echo(f"{name}: {plan.design} of {len(plan.points)} points x {plan.replications} "
@@ -525,17 +579,21 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
         click.echo(json.dumps({"folder": str(outcome.folder), "design": plan.design,
                                "points": len(plan.points), "replications": plan.replications,
                                "runs": outcome.n_runs, "done_before": outcome.done_before,
-                               "ran": outcome.ran, "wall_seconds": round(outcome.wall_s, 3)},
+                               "ran": outcome.ran, "dropped": outcome.dropped,
+                               "wall_seconds": round(outcome.wall_s, 3)},
                               indent=1))
     elif not quiet:
         rate = outcome.ran / outcome.wall_s if outcome.wall_s > 0 else 0.0
+        if outcome.dropped:
+            click.echo(f"\n{outcome.dropped} runs found cut short or damaged in runs.csv were "
+                       "run again", err=True)
         click.echo(f"\n{outcome.ran} runs in {outcome.wall_s:.1f}s ({rate:.2f} runs/s)"
                    + (f"; {outcome.done_before} were already done" if outcome.done_before
                       else ""))
         econ = plan.loaded.scenario.economics
         click.echo(sweep_table(read_summary(outcome.folder), plan.paths, list(plan.metrics),
                                econ.currency if econ else None))
-        click.echo(f"\nsweep folder: {outcome.folder}")
+        click.echo(f"\nsweep folder: {safe(outcome.folder)}")
 
 
 class _CalibrationProgress:
@@ -680,7 +738,7 @@ def calibrate(scenario, observations, varies, spec_file, fit_until, population, 
         seed=scn.seed)
     n_pred = predictive if predictive is not None else spec.get("predictive", 100)
     out = out or spec.get("out") or Path("results") / f"{scn.name}-calibration"
-    _check_out(out)
+    _check_out(out, "calibration", force=True)   # run_calibration decides resume or force
     progress = _CalibrationProgress(enabled=not (quiet or as_json))
     executor = make_executor(workers, scheduler)
     if not (quiet or as_json):
@@ -772,7 +830,7 @@ def report(results_dir, observations, fmt, embed, crossings):
 
     path = write_report(results_dir, observations, Output(fmt, embed),
                         crossings=list(crossings) or None)
-    click.echo(f"report: {path}")
+    click.echo(f"report: {safe(path)}")
 
 
 def main() -> None:
