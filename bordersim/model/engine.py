@@ -234,8 +234,9 @@ class Engine:
         """The unit leaves the queue it waits in; its waiting so far is recorded."""
         lane = u.lane
         lane.n_waiting -= 1
-        if lane.patient:
-            lane.patient.pop(u.seq, None)
+        patient = lane.patient
+        if patient:
+            patient.pop(u.seq, None)
         u.g.waited(u, now)
 
     def expected_delay(self, g: Group) -> float:
@@ -326,15 +327,16 @@ class Engine:
             if not delay > 0.0:     # as max(0.0, delay)
                 delay = 0.0
             due = now + delay
-            seqs = lane.due.get(due)
-            if seqs is None:
-                lane.due[due] = u.seq
+            seq = u.seq
+            first = lane.due.setdefault(due, seq)
+            if first == seq:
                 heappush(lane.deadlines, due)
             else:       # several units due at one time renege in the order they joined
-                lane.due[due] = [*seqs, u.seq] if isinstance(seqs, list) else [seqs, u.seq]
-            lane.patient[u.seq] = u
-            if not lane.timers or lane.timers[0] > due:
-                heappush(lane.timers, due)
+                lane.due[due] = [*first, seq] if isinstance(first, list) else [first, seq]
+            lane.patient[seq] = u
+            timers = lane.timers
+            if not timers or timers[0] > due:
+                heappush(timers, due)
                 ev = Timeout(self.env, delay, lane)
                 ev.callbacks.append(self._on_patience)
 
