@@ -10,8 +10,11 @@ another) has its own chain of arrivals, landing on the clock computed by
 :func:`bordersim.model.clock.arrival_clock`: what happens in one part never moves
 an event of another, so a part may as well be computed without events.
 
-Patience costs nothing once a unit has left its queue: deadlines wait in the
-queue's own heap, and SimPy holds one timeout per queue, for the earliest.
+Patience costs nothing once a unit has left its queue: the queue keeps its
+deadlines in its own heap of times (with the seq of the units due at each), the
+units that still wait by seq in a dict they leave with the queue, and SimPy
+holds one timeout per queue, for the earliest. Nothing keeps a unit alive after
+it has gone, and a deadline allocates nothing the garbage collector tracks.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ from bordersim.model.timeline import StageSettings
 __all__ = ["Outcome", "Group", "Engine", "ArrivalChain"]
 
 _WAITING, _IN_SERVICE, _GONE = 0, 1, 2
+
+
+def _seqs(value) -> list | tuple:
+    return value if isinstance(value, list) else (value,)
 
 
 class Unit:
@@ -132,7 +139,7 @@ class Group:
 
 class LaneRT:
     __slots__ = ("name", "stage", "booths", "busy", "queues", "items", "single", "n_waiting",
-                 "svc", "secondary", "mean_svc", "deadlines", "timers")
+                 "svc", "secondary", "mean_svc", "deadlines", "due", "patient", "timers")
 
     def __init__(self, name: str, stage: StageRT, booths: int, classes: list[str],
                  secondary: bool):
@@ -147,7 +154,9 @@ class LaneRT:
         self.svc: dict[str, list] = {}
         self.secondary = secondary
         self.mean_svc: dict[str, float] = {}
-        self.deadlines: list = []   # heap of (time, seq, unit) of units with patience
+        self.deadlines: list = []   # heap of the times units' patience runs out
+        self.due: dict = {}         # such a time -> seq of the unit due then (a list: several)
+        self.patient: dict = {}     # seq -> unit, for those still waiting here
         self.timers: list = []      # heap of times SimPy will wake this queue at
 
 
@@ -205,6 +214,7 @@ class Engine:
         self.stages: dict[tuple[str, str], StageRT] = {}
         self.groups: list[Group] = []       # every group, whichever engine computes it
         self.chains: list[ArrivalChain] = []
+        self._done_cb = self._done
 
     # ---- arrivals -------------------------------------------------------------------
     def start_arrivals(self) -> None:
@@ -237,7 +247,11 @@ class Engine:
 
     def _unqueue(self, u: Unit, now: float) -> None:
         """The unit leaves the queue it waits in; its waiting so far is recorded."""
-        u.lane.n_waiting -= 1
+        lane = u.lane
+        lane.n_waiting -= 1
+        patient = lane.patient
+        if patient:
+            patient.pop(u.seq, None)
         u.g.waited(u, now)
 
     def expected_delay(self, g: Group) -> float:
@@ -324,11 +338,20 @@ class Engine:
         lane.n_waiting += 1
         self.dispatch(lane)
         if u.state == _WAITING and u.g.patience is not None:
-            delay = max(0.0, u.g.patience[u.i] - u.wait_h)
+            delay = u.g.patience[u.i] - u.wait_h
+            if not delay > 0.0:     # as max(0.0, delay)
+                delay = 0.0
             due = now + delay
-            heappush(lane.deadlines, (due, u.seq, u))
-            if not lane.timers or lane.timers[0] > due:
-                heappush(lane.timers, due)
+            seq = u.seq
+            first = lane.due.setdefault(due, seq)
+            if first == seq:
+                heappush(lane.deadlines, due)
+            else:       # several units due at one time renege in the order they joined
+                lane.due[due] = [*first, seq] if isinstance(first, list) else [first, seq]
+            lane.patient[seq] = u
+            timers = lane.timers
+            if not timers or timers[0] > due:
+                heappush(timers, due)
                 ev = Timeout(self.env, delay, lane)
                 ev.callbacks.append(self._on_patience)
 
@@ -339,16 +362,18 @@ class Engine:
         lane: LaneRT = ev.value
         heappop(lane.timers)
         now = self.env.now
-        dl = lane.deadlines
-        while dl and dl[0][0] <= now:
-            _, seq, u = heappop(dl)
-            if u.state == _WAITING and u.seq == seq:
-                self._unqueue(u, now)
-                self._finish(u, Outcome.RENEGED, now)
-        while dl and (dl[0][2].state != _WAITING or dl[0][2].seq != dl[0][1]):
-            heappop(dl)     # deadlines of units that have left: dropped, never scheduled
-        if dl and (not lane.timers or lane.timers[0] > dl[0][0]):
-            due = dl[0][0]
+        dl, patient, dues = lane.deadlines, lane.patient, lane.due
+        while dl and dl[0] <= now:
+            seqs = dues.pop(heappop(dl))
+            for seq in _seqs(seqs):
+                u = patient.get(seq)
+                if u is not None:
+                    self._unqueue(u, now)
+                    self._finish(u, Outcome.RENEGED, now)
+        while dl and not any(seq in patient for seq in _seqs(dues[dl[0]])):
+            del dues[heappop(dl)]   # deadlines of units that have left: never scheduled
+        if dl and (not lane.timers or lane.timers[0] > dl[0]):
+            due = dl[0]
             heappush(lane.timers, due)
             self._call_at(due, self._on_patience, lane)
 
@@ -366,11 +391,17 @@ class Engine:
         Timeout(self.env, delay, value).callbacks.append(callback)
 
     def _pick(self, lane: LaneRT, st: StageSettings) -> Unit | None:
-        if lane.secondary:
-            cls, q = lane.single
+        single = lane.single
+        if single is not None:      # one class: no priority to weigh
+            cls, q = single
             while q and q[0].state != _WAITING:
                 q.popleft()
-            return q.popleft() if q and cls not in st.closed else None
+            if not q or cls in st.closed:
+                return None
+            if (st.quota_per_day and not lane.secondary and cls in st.quota_per_day
+                    and not self._quota_ok(lane.stage, st, cls)):
+                return None
+            return q.popleft()
         best_q = None
         best_key = None
         for cls, q in lane.items:
@@ -412,7 +443,7 @@ class Engine:
             used = lane.stage.quota_used
             used[cls] = used.get(cls, 0) + 1
         ev = Timeout(self.env, lane.svc[cls][u.i] * st.factor(cls), u)
-        ev.callbacks.append(self._done)
+        ev.callbacks.append(self._done_cb)
 
     def _done(self, ev) -> None:
         u: Unit = ev.value
