@@ -545,10 +545,9 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
                       **({"metrics": metrics} if metrics else {}))
     _warn(plan.loaded, quiet or as_json)
     if posterior is not None:
-        from bordersim.calibrate.posterior import load_posterior
-        from bordersim.sweep import with_posterior
+        from bordersim.calibrate.posterior import load_posterior, sweep_with_posterior
 
-        plan = with_posterior(plan, load_posterior(posterior))
+        plan = sweep_with_posterior(plan, load_posterior(posterior))
     name = plan.loaded.scenario.name
     out = out or spec.get("out") or Path("results") / f"{name}-sweep"
     _check_sweep_out(Path(out))
