@@ -621,9 +621,11 @@ class _CalibrationProgress:
             self.last = now
 
     def candidates(self, t: int, evaluated: int, accepted: int, wanted: int) -> None:
-        rate = evaluated / max(self.clock() - self.t0, 1e-9)
+        if t != getattr(self, "t_gen", None):
+            self.t_gen, self.gen_start = t, self.clock()
+        rate = evaluated / max(self.clock() - self.gen_start, 1e-9)
         self._line(f"generation {t}: {accepted}/{wanted} accepted of {evaluated} simulated "
-                   f"({rate:.1f}/s overall)")
+                   f"({rate:.2f} simulations/s)")
 
     def generation(self, g) -> None:
         self._line(f"generation {g.t}: tolerance {g.epsilon:.4g}, {g.accepted} accepted of "
