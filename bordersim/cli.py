@@ -267,11 +267,26 @@ def check_counts(verdicts) -> list[str]:
 
 
 @cli.command()
-def schema():
-    """Print the JSON Schema of a scenario file (for editors)."""
-    from bordersim.scenario import scenario_json_schema
+@click.option("--markdown", is_flag=True,
+              help="Print the reference page of the scenario format (docs/reference.md) "
+                   "instead of the schema.")
+def schema(markdown):
+    """Print the JSON Schema of a scenario file, for editors and validators.
 
-    click.echo(json.dumps(scenario_json_schema(), indent=2))
+    Every field has a description with its unit; limits are standard JSON Schema keywords.
+
+    Examples:
+
+    \b
+      bordersim schema > scenario.schema.json
+      bordersim schema --markdown > docs/reference.md
+    """
+    from bordersim.schema import reference_markdown, scenario_json_schema
+
+    if markdown:
+        click.echo(reference_markdown(), nl=False)
+    else:
+        click.echo(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False))
 
 
 @cli.command()

@@ -76,6 +76,14 @@ CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in (
        "waited, summed over units: the exports held up"),
     _m("cargo_value_lost", "cargo turned back", "{cur}", "cargo value of the units that gave "
        "up or turned back"),
+    _m("held", "trips held back", "units", "trips due in the statistics window that the "
+       "visible delay held back before setting off (behaviour.respond)", count=True),
+    _m("forgone", "trips given up before setting off", "units", "held trips given up at "
+       "hold_max instead of made", count=True),
+    _m("held_at_end", "trips still held at the end", "units", "held trips neither made nor "
+       "given up when the run ends", count=True),
+    _m("hold_mean_h", "mean hold", "h", "mean hours a held trip that was made waited before "
+       "setting off"),
 )}
 
 # cost components of costs.csv, as the reports name them
@@ -85,6 +93,7 @@ COMPONENT_LABELS = {
     "spoilage": "spoiled perishables",
     "lost": "trips given up",
     "diversion": "diversions",
+    "held": "trips held back (cargo time)",
     "total": "total",
 }
 
