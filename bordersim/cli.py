@@ -586,7 +586,6 @@ def calibrate(scenario, observations, varies, spec_file, fit_until, population, 
     \b
       bordersim calibrate scenarios/closure-2017.yaml data/observations-2017.csv \\
         --vary crossings.ak-tilek.demand.truck_loaded=250..400 --budget 400
-      bordersim calibrate --spec calibration.yaml --resume
     """
     try:
         import pyabc  # noqa: F401
@@ -722,8 +721,11 @@ def format_calibration(folder: Path) -> str:
 @click.option("--crossing", "crossings", multiple=True, metavar="NAME",
               help="Sweep folders: draw only this crossing (repeatable; 'all' for the totals). "
                    "Default: every crossing and class.")
+@click.option("--metric", "-m", "metrics", multiple=True, metavar="NAME",
+              help="Compare and sweep folders: the metrics to draw after the total cost "
+                   "(repeatable). Default: those asked for when the folder was written.")
 @scenario_errors
-def report(results_dir, observations, fmt, embed, crossings):
+def report(results_dir, observations, fmt, embed, crossings, metrics):
     """Write report.html and figures/ into a results, compare or sweep folder.
 
     Examples:
@@ -736,7 +738,7 @@ def report(results_dir, observations, fmt, embed, crossings):
     from bordersim.report import Output, write_report
 
     path = write_report(results_dir, observations, Output(fmt, embed),
-                        crossings=list(crossings) or None)
+                        crossings=list(crossings) or None, metrics=list(metrics) or None)
     click.echo(f"report: {path}")
 
 
