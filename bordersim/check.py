@@ -93,6 +93,23 @@ def load_series(results_dir: Path) -> SeriesSet:
                          arrays)
 
 
+def fitted_rows(results_dir: Path, observations: Path) -> set[int] | None:
+    """The lines of the observations file that the calibration behind a posterior run
+    fitted; None when the run used no posterior, or its calibration fitted another file."""
+    import hashlib
+    import json
+
+    try:
+        man = json.loads((Path(results_dir) / "manifest.json").read_text())
+        post = man.get("posterior") or {}
+        same = post["observations_sha256"] == hashlib.sha256(
+            Path(observations).read_bytes()).hexdigest()
+        rows = set(post["fitted_rows"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return rows if same else None
+
+
 def check(results_dir: Path, observations: Path, fitted: set[int] | None = None
           ) -> list[Verdict]:
     """Every observation beside the results' figure; ``fitted`` holds the file lines a

@@ -13,7 +13,6 @@ import click
 
 from bordersim import __version__
 from bordersim.helptext import Group
-from bordersim.loading import ScenarioError, dump_yaml, load_scenario
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -27,6 +26,9 @@ def scenario_errors(fn):
     """Turn a ScenarioError into one message on stderr and exit status 2."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        # imported here, so that --help loads no scenario code
+        from bordersim.loading import ScenarioError
+
         try:
             return fn(*args, **kwargs)
         except ScenarioError as e:
@@ -61,6 +63,33 @@ def run_options(default: str = "the scenario's", json_help: str = "Print the sum
 scheduler_option = click.option(
     "--scheduler", metavar="ADDR",
     help="Run on a Dask distributed cluster, e.g. tcp://host:8786, instead of local processes.")
+
+engine_option = click.option(
+    "--engine", type=click.Choice(["auto", "des"]), default="auto", show_default=True,
+    help="auto: lanes that qualify (one class, first come first served, no secondary, "
+         "quota, balking or diversion) are computed exactly without events, the rest by "
+         "the event engine; des: the event engine everywhere. The results are the same.")
+
+
+def posterior_options(fn):
+    """--posterior CAL_DIR and --no-reference, for the commands that run replications."""
+    fn = click.option("--no-reference", is_flag=True,
+                      help="With --posterior: skip the second set of replications at the "
+                           "scenario's own values that splits each interval into parameter "
+                           "and Monte Carlo uncertainty (half the runs).")(fn)
+    return click.option("--posterior", metavar="CAL_DIR", type=click.Path(path_type=Path),
+                        help="A calibration folder: replication r runs posterior draw r "
+                             "(the same draw for every scenario and point), so intervals "
+                             "carry parameter uncertainty.")(fn)
+
+
+def _posterior(folder: Path | None, loaded):
+    """The per-replication scenarios of a posterior run, checked before anything runs."""
+    if folder is None:
+        return None
+    from bordersim.calibrate.posterior import PosteriorScenarios, load_posterior
+
+    return PosteriorScenarios(loaded, load_posterior(folder), loaded.scenario.seed)
 
 
 def _with_run_sets(sets: list[str], replications: int | None, seed: int | None) -> list[str]:
@@ -116,8 +145,11 @@ def cli() -> None:
 @click.option("--out", "-o", type=click.Path(path_type=Path),
               help="Results folder (default: results/<scenario name>).")
 @scheduler_option
+@posterior_options
+@engine_option
 @scenario_errors
-def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler):
+def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler,
+        posterior, no_reference, engine):
     """Run a scenario's replications, print a table and write its results folder.
 
     Examples:
@@ -126,9 +158,11 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
       bordersim run scenarios/closure-2017.yaml
       bordersim run scenarios/closure-2017.yaml -n 5 --seed 1 --out results/try
       bordersim run scenarios/example-mmc.yaml --set crossings.ak-tilek.stages.0.lanes.0.booths=12
+      bordersim run scenarios/closure-2017.yaml --posterior calibration/closure-2017
     """
     from bordersim.console import Progress, summary_table
     from bordersim.experiment import run_experiment
+    from bordersim.loading import load_scenario
     from bordersim.results import write_results
 
     if scheduler and workers:
@@ -138,11 +172,13 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
     out = out or Path("results") / scn.name
     _check_out(out)
     started = datetime.now()
-    progress = Progress(scn.replications, scn.name, enabled=not (quiet or as_json),
-                        unit="replications")
+    post = _posterior(posterior, loaded)
+    runs = scn.replications * (2 if post is not None and not no_reference else 1)
+    progress = Progress(runs, scn.name, enabled=not (quiet or as_json), unit="replications")
     progress.start()
     try:
-        res = run_experiment(scn, workers=workers, progress=progress, scheduler=scheduler)
+        res = run_experiment(scn, workers=workers, progress=progress, scheduler=scheduler,
+                             posterior=post, reference=not no_reference, engine=engine)
     finally:
         progress.close()
     finished = datetime.now()
@@ -172,6 +208,8 @@ def validate(scenarios, overrides, show):
       bordersim validate scenarios/*.yaml
       bordersim validate scenarios/closure-2017.yaml --show
     """
+    from bordersim.loading import dump_yaml, load_scenario
+
     for path in scenarios:
         loaded = load_scenario(path, list(overrides))
         s = loaded.scenario
@@ -201,9 +239,9 @@ def check_cmd(results_dir, observations, as_json):
       bordersim run scenarios/closure-2017.yaml
       bordersim check results/closure-2017 data/observations-2017.csv
     """
-    from bordersim.check import check, write_check
+    from bordersim.check import check, fitted_rows, write_check
 
-    verdicts = check(results_dir, observations)
+    verdicts = check(results_dir, observations, fitted_rows(results_dir, observations))
     write_check(results_dir / "check.csv", verdicts)
     if as_json:
         click.echo(json.dumps([v.as_dict() for v in verdicts], indent=1))
@@ -334,9 +372,11 @@ def verify(replications, seed, workers, level):
               help="Metric to print (repeatable; 'all' for every one). Default: crossed, "
                    "waits, queues and cost; compare.csv always has every metric.")
 @scheduler_option
+@posterior_options
+@engine_option
 @scenario_errors
 def compare(base, others, replications, seed, overrides, workers, as_json, quiet, out,
-            metrics, scheduler):
+            metrics, scheduler, posterior, no_reference, engine):
     """Differences of each OTHER from BASE, paired by replication (common random numbers).
 
     BASE and OTHER are scenario files (run with one seed and replication count: the
@@ -376,12 +416,15 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         if inp.loaded is None:
             continue
         scn = inp.loaded.scenario
-        progress = Progress(scn.replications, inp.label, enabled=not (quiet or as_json),
+        post = _posterior(posterior, inp.loaded)
+        runs = scn.replications * (2 if post is not None and not no_reference else 1)
+        progress = Progress(runs, inp.label, enabled=not (quiet or as_json),
                             unit="replications")
         progress.start()
         try:
             results[inp.label] = run_experiment(scn, workers=workers, progress=progress,
-                                                scheduler=scheduler)
+                                                scheduler=scheduler, posterior=post,
+                                                reference=not no_reference, engine=engine)
         finally:
             progress.close()
     finished = datetime.now()
@@ -426,9 +469,13 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
               help="Replace an existing sweep folder (kept until the new one is complete).")
 @click.option("--out", "-o", type=click.Path(path_type=Path),
               help="Sweep folder (default: results/<scenario name>-sweep).")
+@click.option("--posterior", metavar="CAL_DIR", type=click.Path(path_type=Path),
+              help="A calibration folder: replication r of every point runs posterior draw "
+                   "r, with the point's values on top.")
+@engine_option
 @scenario_errors
 def sweep(scenario, varies, design, points, spec_file, metric_names, replications, seed,
-          overrides, workers, as_json, quiet, scheduler, resume, force, out):
+          overrides, workers, as_json, quiet, scheduler, resume, force, out, posterior, engine):
     """Run a scenario at every point of a parameter sweep, with common random numbers.
 
     Examples:
@@ -463,6 +510,11 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
                       design=design or spec.get("design"),
                       points=points or spec.get("points"), overrides=sets,
                       **({"metrics": metrics} if metrics else {}))
+    if posterior is not None:
+        from bordersim.calibrate.posterior import load_posterior
+        from bordersim.sweep import with_posterior
+
+        plan = with_posterior(plan, load_posterior(posterior))
     name = plan.loaded.scenario.name
     out = out or spec.get("out") or Path("results") / f"{name}-sweep"
     _check_out(out)
@@ -476,7 +528,7 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
         with executor:
             outcome = run_sweep(plan, out, executor, resume=resume, force=force,
                                 progress=progress, on_start=progress.start,
-                                command=["bordersim", *sys.argv[1:]])
+                                command=["bordersim", *sys.argv[1:]], engine=engine)
     except KeyboardInterrupt:
         progress.close()
         click.echo("\ninterrupted: finished runs are kept; `--resume` finishes the sweep",
@@ -572,10 +624,11 @@ class _CalibrationProgress:
               help="Calibration folder (default: results/<scenario name>-calibration).")
 @click.option("--json", "as_json", is_flag=True, help="Print what ran as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@engine_option
 @scenario_errors
 def calibrate(scenario, observations, varies, spec_file, fit_until, population, generations,
               budget, predictive, seed, overrides, workers, scheduler, resume, force, out,
-              as_json, quiet):
+              as_json, quiet, engine):
     """Fit estimated parameters to observed ranges (ABC-SMC) and write a calibration folder.
 
     The posterior sample it writes is used by `run`, `compare` and `sweep` through
@@ -598,6 +651,7 @@ def calibrate(scenario, observations, varies, spec_file, fit_until, population, 
     from bordersim.calibrate.spec import read_calibration_spec
     from bordersim.distributions import to_datetime
     from bordersim.executors import make_executor
+    from bordersim.loading import load_scenario
     from bordersim.observations import read_observations
 
     spec = read_calibration_spec(spec_file) if spec_file else {}
@@ -630,7 +684,8 @@ def calibrate(scenario, observations, varies, spec_file, fit_until, population, 
         if "T" not in str(until_text):
             until = until.replace(hour=23, minute=59)
     obs = read_observations(observations)
-    problem = CalibrationProblem(loaded, list(priors.values()), obs, str(observations), until)
+    problem = CalibrationProblem(loaded, list(priors.values()), obs, str(observations), until,
+                                 engine)
     settings = AbcSettings(
         population=population or spec.get("population", 200),
         generations=generations or spec.get("generations", 8),
@@ -673,29 +728,24 @@ def format_calibration(folder: Path) -> str:
     import csv as _csv
 
     manifest = json.loads((folder / "manifest.json").read_text())
-    with open(folder / "posterior.csv", newline="") as f:
-        rows = list(_csv.DictReader(f))
+    with open(folder / "parameters.csv", newline="") as f:
+        params = list(_csv.DictReader(f))
     lines = [f"\n{manifest['generations']} generations, {manifest['simulations']} simulations, "
              f"final tolerance {manifest['final_epsilon']:.4g}, "
-             f"{manifest['wall_seconds']:.0f}s", "",
-             "parameter (prior)  posterior median (90% interval)"]
-    import numpy as np
-
-    w = np.array([float(r["weight"]) for r in rows])
-    for p in manifest["priors"]:
-        try:
-            x = np.array([float(r[p["path"]]) for r in rows])
-        except ValueError:
-            continue
-        order = np.argsort(x)
-        cum = np.cumsum(w[order]) / w.sum()
-        q = [float(x[order][min(np.searchsorted(cum, a), len(x) - 1)]) for a in (0.05, 0.5,
-                                                                                 0.95)]
-        lines.append(f"{p['path']} ({p['low']:.4g}..{p['high']:.4g})  {q[1]:.4g} "
-                     f"({q[0]:.4g}-{q[2]:.4g})")
+             f"{manifest['wall_seconds']:.0f}s", ""]
+    rows = [("parameter", "prior", "posterior median", "90% interval")]
+    for p in params:
+        g = {k: f"{float(p[k]):.4g}" for k in ("prior_low", "prior_high", "median", "p05",
+                                               "p95")}
+        rows.append((p["path"], f"{g['prior_low']}..{g['prior_high']}", g["median"],
+                     f"{g['p05']}-{g['p95']}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+              for r in rows]
     with open(folder / "predictive.csv", newline="") as f:
         pred = list(_csv.DictReader(f))
-    for label, keep in (("fitted", "true"), ("not fitted", "false")):
+    lines.append("")
+    for label, keep in (("fitted", "true"), ("not fitted (out of sample)", "false")):
         vs = [r for r in pred if r["fitted"] == keep]
         if vs:
             k = sum(r["inside_range"] == "true" for r in vs)

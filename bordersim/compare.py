@@ -34,7 +34,7 @@ __all__ = ["Run", "CompareInput", "Row", "Comparison", "COMPARE_FILE", "COLUMNS"
 COMPARE_FILE = "compare.csv"
 INDEX_FILE = "compare.json"
 COLUMNS = ("scenario", "crossing", "class", "metric", "base_mean", "mean", "diff_mean",
-           "diff_ci_low", "diff_ci_high", "paired")
+           "diff_ci_low", "diff_ci_high", "paired", "diff_p05", "diff_p95", "param_share")
 # what the printed table shows unless asked for more; compare.csv has every metric
 DEFAULT_METRICS = ("crossed", "wait_mean_h", "wait_p95_h", "queue_mean", "queue_max",
                    "cost_total")
@@ -64,6 +64,8 @@ class Run:
     metrics: list[str]
     values: dict               # key -> {metric: array over replications 0..n-1}
     currency: str | None = None
+    posterior: str | None = None   # the calibration whose draws the replications ran
+    reference: dict | None = None  # the same replications at the scenario's own values
 
     @property
     def crossings(self) -> set[str]:
@@ -72,6 +74,41 @@ class Run:
 
 def _num(text: str) -> float:
     return float(text) if text not in ("", None) else math.nan
+
+
+def _read_replications(path: Path, n: int, shown: str) -> tuple[list, list, dict]:
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        head = reader.fieldnames or []
+        if head[:3] != ["replication", "crossing", "class"]:
+            raise ScenarioError(shown, [(path.name, "expected the columns "
+                                                    "replication,crossing,class,...")])
+        metrics = head[3:]
+        rows = list(reader)
+    keys: list[Key] = []
+    table: dict = {}
+    for rec in rows:
+        key = (rec["crossing"], rec["class"])
+        if key not in table:
+            keys.append(key)
+            table[key] = {m: np.full(n, math.nan) for m in metrics}
+        try:
+            r = int(rec["replication"])
+        except (TypeError, ValueError):
+            raise ScenarioError(shown, [(path.name, "a replication number that is not a "
+                                                    "whole number")]) from None
+        if not 0 <= r < n:
+            raise ScenarioError(shown, [(path.name, f"replication {r} outside the "
+                                                    f"{n} of manifest.json")])
+        for m in metrics:
+            table[key][m][r] = _num(rec[m])
+    counts = {key: sum(1 for rec in rows if (rec["crossing"], rec["class"]) == key)
+              for key in keys}
+    short = [key for key, c in counts.items() if c != n]
+    if short or not keys:
+        raise ScenarioError(shown, [(path.name, f"expected {n} replications of every "
+                                                "crossing and class")])
+    return keys, metrics, table
 
 
 def read_run(folder: Path, label: str | None = None, source: str | None = None) -> Run:
@@ -92,35 +129,13 @@ def read_run(folder: Path, label: str | None = None, source: str | None = None) 
         seed, n, name = int(man["seed"]), int(man["replications"]), str(man["scenario"])
     except (ValueError, KeyError, TypeError) as e:
         raise ScenarioError(shown, [("manifest.json", f"unreadable ({e})")]) from None
-    with open(folder / "replications.csv", newline="") as f:
-        reader = csv.DictReader(f)
-        head = reader.fieldnames or []
-        if head[:3] != ["replication", "crossing", "class"]:
-            raise ScenarioError(shown, [("replications.csv", "expected the columns "
-                                                             "replication,crossing,class,...")])
-        metrics = head[3:]
-        rows = list(reader)
-    keys: list[Key] = []
-    table: dict = {}
-    for rec in rows:
-        key = (rec["crossing"], rec["class"])
-        if key not in table:
-            keys.append(key)
-            table[key] = {m: np.full(n, math.nan) for m in metrics}
-        r = int(rec["replication"])
-        if not 0 <= r < n:
-            raise ScenarioError(shown, [("replications.csv", f"replication {r} outside the "
-                                                             f"{n} of manifest.json")])
-        for m in metrics:
-            table[key][m][r] = _num(rec[m])
-    counts = {key: sum(1 for rec in rows if (rec["crossing"], rec["class"]) == key)
-              for key in keys}
-    short = [key for key, c in counts.items() if c != n]
-    if short or not keys:
-        raise ScenarioError(shown, [("replications.csv", f"expected {n} replications of every "
-                                                         "crossing and class")])
+    keys, metrics, table = _read_replications(folder / "replications.csv", n, shown)
+    reference = None
+    if (folder / "reference_replications.csv").is_file():
+        reference = _read_replications(folder / "reference_replications.csv", n, shown)[2]
+    post = man.get("posterior") if isinstance(man.get("posterior"), dict) else None
     return Run(label or folder.name, name, shown, seed, n, keys, metrics, table,
-               man.get("currency"))
+               man.get("currency"), post.get("posterior_sha256") if post else None, reference)
 
 
 @dataclass(frozen=True)
@@ -211,6 +226,9 @@ class Row:
     diff: Interval
     paired: bool
     unpaired_half: float        # Welch half-width of the same difference, for comparison
+    p05: float = math.nan       # percentiles of the per-replication differences (paired)
+    p95: float = math.nan
+    param_share: float = math.nan   # of their variance, what the parameters account for
 
     @property
     def excludes_zero(self) -> bool | None:
@@ -252,16 +270,24 @@ class Comparison:
 
 
 def compare_runs(base: Run, other: Run) -> Comparison:
-    paired = base.seed == other.seed and base.replications == other.replications
+    from bordersim.experiment import percentiles, variance_share
+
+    paired = (base.seed == other.seed and base.replications == other.replications
+              and base.posterior == other.posterior)
     if paired:
         why = (f"paired: same seed {base.seed} and {base.replications} replications, "
                "interval of the per-replication differences")
+        if base.posterior:
+            why += "; replication r of both ran the same posterior draw"
     else:
         what = []
         if base.seed != other.seed:
             what.append(f"seed {other.seed} vs. {base.seed}")
         if base.replications != other.replications:
             what.append(f"{other.replications} vs. {base.replications} replications")
+        if base.posterior != other.posterior:
+            what.append("different posteriors" if base.posterior and other.posterior
+                        else "a posterior run against one without")
         why = f"unpaired ({', '.join(what)}): Welch interval"
     common = [k for k in base.keys if k in other.values]
     metrics = [m for m in base.metrics if m in other.metrics]
@@ -271,8 +297,15 @@ def compare_runs(base: Run, other: Run) -> Comparison:
             b, o = base.values[key][m], other.values[key][m]
             welch = welch_interval(b, o)
             diff = paired_interval(b, o) if paired else welch
+            p05, p95, share = math.nan, math.nan, math.nan
+            if paired:
+                p05, p95 = percentiles(o - b)
+                if base.reference is not None and other.reference is not None and \
+                        key in base.reference and key in other.reference:
+                    share = variance_share(o - b, other.reference[key][m]
+                                           - base.reference[key][m])
             rows.append(Row(other.label, *key, m, t_interval(b).mean, t_interval(o).mean,
-                            diff, paired, welch.half_width))
+                            diff, paired, welch.half_width, p05, p95, share))
     return Comparison(base.label, other.label, paired, why, rows,
                       [k for k in base.keys if k not in other.values],
                       [k for k in other.keys if k not in base.values])
@@ -285,7 +318,8 @@ def compare_csv(comparisons: list[Comparison]) -> str:
     for comp in comparisons:
         for r in comp.rows:
             vals = [r.scenario, r.crossing, r.cls, r.metric, r.base_mean, r.mean, r.diff.mean,
-                    r.diff.ci_low, r.diff.ci_high, "true" if r.paired else "false"]
+                    r.diff.ci_low, r.diff.ci_high, "true" if r.paired else "false",
+                    r.p05, r.p95, r.param_share]
             lines.append(",".join(fmt(v) for v in vals))
     return "\n".join(lines) + "\n"
 

@@ -31,6 +31,10 @@ class ScenarioError(Exception):
         self.problems = problems
         super().__init__(self.message())
 
+    def __reduce__(self):
+        """Raised in a worker process, it reaches the command intact."""
+        return (ScenarioError, (self.source, self.problems))
+
     def message(self) -> str:
         lines = []
         for path, msg in self.problems[:8]:

@@ -71,19 +71,20 @@ CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in (
        "inside the statistics window, per day of it (whenever they arrived)"),
     _m("cost_total", "total cost", "{cur}", "every cost component of the units arriving in "
        "the statistics window: waiting time, cargo held up, spoilage, trips given up, "
-       "diversions"),
+       "diversions, loads held back before setting off"),
     _m("cargo_value_days_delayed", "cargo held up", "{cur} × days", "cargo value × days "
        "waited, summed over units: the exports held up"),
     _m("cargo_value_lost", "cargo turned back", "{cur}", "cargo value of the units that gave "
        "up or turned back"),
-    _m("held", "trips held back", "units", "trips due in the statistics window that the "
-       "visible delay held back before setting off (behaviour.respond)", count=True),
-    _m("forgone", "trips given up before setting off", "units", "held trips given up at "
-       "hold_max instead of made", count=True),
-    _m("held_at_end", "trips still held at the end", "units", "held trips neither made nor "
+    _m("held", "trips held back", "trips", "trips due in the statistics window that did not "
+       "set off when due because of the delay reported at the border (behaviour.respond)",
+       count=True),
+    _m("forgone", "trips given up before setting off", "trips", "held trips given up after "
+       "the longest hold", count=True),
+    _m("held_at_end", "trips still held at the end", "trips", "held trips neither made nor "
        "given up when the run ends", count=True),
-    _m("hold_mean_h", "mean hold", "h", "mean hours a held trip that was made waited before "
-       "setting off"),
+    _m("hold_mean_h", "mean hold", "h", "mean hours a held trip that was made arrived later "
+       "than due"),
 )}
 
 # cost components of costs.csv, as the reports name them
@@ -93,7 +94,7 @@ COMPONENT_LABELS = {
     "spoilage": "spoiled perishables",
     "lost": "trips given up",
     "diversion": "diversions",
-    "held": "trips held back (cargo time)",
+    "held": "loads held back",
     "total": "total",
 }
 

@@ -13,6 +13,7 @@ optionally, ``until``. A row names
 
   ``waiting_units``     units waiting at that instant [units]; with ``until``,
                         the mean over the hour marks of the window
+  ``waiting_km``        the same, as km of queue (units x their ``length_m``) [km]
   ``crossed_per_day``   units crossed during that calendar day [units/day];
                         with ``until``, per day over the calendar days from
                         ``date``'s to ``until``'s, both included
@@ -55,7 +56,7 @@ __all__ = ["Observation", "read_observations", "METRICS", "GROUPS", "COLUMNS",
 COLUMNS = ("date", "crossing", "class", "metric", "value_low", "value_high", "source",
            "confidence", "note")
 OPTIONAL = ("until",)
-METRICS = ("waiting_units", "crossed_per_day", "crossed_per_hour", "wait_h",
+METRICS = ("waiting_units", "waiting_km", "crossed_per_day", "crossed_per_hour", "wait_h",
            "time_in_system_h")
 GROUPS = ("all", "all_vehicles", "cargo", "persons")
 #: weight of an observation in a calibration distance, by its confidence tag
@@ -242,8 +243,9 @@ def _where(obs: Observation, shown: str, field: str) -> str:
 
 def observation_weights(scn: Scenario, crossings: list[str], classes: list[str],
                         obs: Observation, shown: str = "") -> np.ndarray:
-    """How much each crossing × class counts toward the observed figure: 1 per unit, or
-    persons per unit for ``persons``, 0 where it is not part of it."""
+    """How much each crossing × class counts toward the observed figure: 1 per unit (km per
+    unit for ``waiting_km``), or persons per unit for ``persons``, 0 where it is not part
+    of it."""
     names = list(scn.crossings) if obs.crossing == ALL else obs.crossing.split("+")
     for c in names:
         if c not in scn.crossings:
@@ -268,6 +270,8 @@ def observation_weights(scn: Scenario, crossings: list[str], classes: list[str],
             w[j] = 1.0 if spec.cargo_value is not None else 0.0
         elif obs.cls == "persons":
             w[j] = spec.persons
+        if obs.metric == "waiting_km":
+            w[j] *= spec.length_m / 1000.0
     return w
 
 
@@ -281,7 +285,7 @@ def _day_start(scn: Scenario, t: datetime) -> int:
 
 def hour_window(scn: Scenario, obs: Observation) -> tuple[int, int]:
     """The hours [lo, hi) the figure is read from (hour marks for ``waiting_units``)."""
-    if obs.metric == "waiting_units":
+    if obs.metric in ("waiting_units", "waiting_km"):
         lo = int(math.floor(_hours(scn, obs.when)))
         hi = int(math.floor(_hours(scn, obs.until))) + 1 if obs.until else lo + 1
     elif obs.metric == "crossed_per_hour":
@@ -324,7 +328,7 @@ def figures(series: SeriesSet, obs: Observation, shown: str = "") -> np.ndarray 
                 "does not have (it was written by an older bordersim): run it again")])
         return np.tensordot(a[name][:, :, lo:hi], w, axes=([1], [0]))  # [rep, hour]
 
-    if obs.metric == "waiting_units":
+    if obs.metric in ("waiting_units", "waiting_km"):
         return summed("queue").mean(axis=1)
     if obs.metric == "crossed_per_day":
         return summed("crossed").sum(axis=1) / ((hi - lo) / 24.0)

@@ -75,9 +75,23 @@ def atomic_folder(out: Path, write: Callable[[Path], None]) -> Path:
 
 
 def summary_csv(res: ExperimentResult) -> str:
-    rows = [["crossing", "class", "metric", "mean", "ci_low", "ci_high", "std", "n"]]
+    """The SPEC's columns, then the 5th and 95th percentiles over replications (p05, p95)
+    and, for posterior runs, the share of their variance that the parameters explain."""
+    rows = [["crossing", "class", "metric", "mean", "ci_low", "ci_high", "std", "n",
+             "p05", "p95", "param_share"]]
     for (c, k), metric, iv in res.summary_rows():
-        rows.append([c, k, metric, iv.mean, iv.ci_low, iv.ci_high, iv.std, iv.n])
+        lo, hi = res.spread((c, k), metric)
+        rows.append([c, k, metric, iv.mean, iv.ci_low, iv.ci_high, iv.std, iv.n, lo, hi,
+                     res.parameter_share((c, k), metric)])
+    return _csv(rows)
+
+
+def posterior_csv(res: ExperimentResult) -> str:
+    """The posterior draw each replication ran, and its parameter values."""
+    post = res.posterior
+    rows = [["replication", "draw", *post.paths]]
+    for r, j in enumerate(res.draws):
+        rows.append([r, j, *post.values[j]])
     return _csv(rows)
 
 
@@ -182,6 +196,7 @@ def manifest(res: ExperimentResult, loaded: LoadedScenario, command: list[str],
         "duration_h": res.scenario.duration,
         "warmup_h": res.scenario.warmup,
         "cooldown_h": res.scenario.cooldown,
+        "engine": res.engine,
         "currency": res.scenario.economics.currency if res.scenario.economics else None,
         "versions": {
             "bordersim": __version__,
@@ -193,6 +208,8 @@ def manifest(res: ExperimentResult, loaded: LoadedScenario, command: list[str],
         "started": started.isoformat(timespec="seconds"),
         "finished": finished.isoformat(timespec="seconds"),
         "wall_seconds": round((finished - started).total_seconds(), 3),
+        "posterior": (None if res.posterior is None else
+                      {**res.posterior.describe(), "reference": res.reference is not None}),
     }
 
 
@@ -212,6 +229,10 @@ def write_results(out: Path, res: ExperimentResult, loaded: LoadedScenario,
         (tmp / "timeseries.csv").write_text(timeseries_csv(res))
         (tmp / "costs.csv").write_text(costs_csv(res))
         write_series(tmp / SERIES_FILE, res)
+        if res.posterior is not None:
+            (tmp / "posterior_draws.csv").write_text(posterior_csv(res))
+        if res.reference is not None:
+            (tmp / "reference_replications.csv").write_text(replications_csv(res.reference))
         if all(r.wait_hist for r in res.replications):
             write_waits(tmp / WAITS_FILE, res)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     BeforeValidator,
     Field,
@@ -209,18 +210,21 @@ class Defer(Strict):
 class Respond(Strict):
     """Trips that set off, or wait, from the delay travellers can see at the border.
 
-    A trip due at time t (after the policy's demand factor) is made at once with
-    probability ``share(D)``, where D is the expected delay on arrival as it was
-    reported ``lag`` earlier (reports every ``report_every``):
+    A trip due at the border at time t is decided ``lead`` before (its own draw: loading
+    and the drive). It sets off then with probability ``share(D)``, where D is the
+    expected delay on arrival as reported ``lag`` before the decision (reports every
+    ``report_every``; 0 before the run, a normal border):
     ``share(D) = floor + (1 - floor) / (1 + (D / reference_delay) ** steepness)``.
-    A trip not made is held; at each report it is made if the delay then visible
-    would have let it go, and at the latest ``hold_max`` after it was due, when a
-    ``give_up`` share of such trips is given up instead.
+    A trip that does not set off is held; at each report it sets off if the delay then
+    visible would let it go, and at the latest ``hold_max`` after it was to set off,
+    when a ``give_up`` share of such trips is given up instead. A trip that sets off
+    late arrives ``lead`` after it sets off.
     """
 
     reference_delay: PositiveDuration
     steepness: Annotated[float, NoBool, Field(gt=0, le=50, allow_inf_nan=False)] = 2.0
     floor: Probability = 0.0
+    lead: Distribution | None = None
     lag: NonNegDuration = 0.0
     report_every: Annotated[float, BeforeValidator(_min_report)] = 1.0
     hold_max: PositiveDuration = 720.0
@@ -240,6 +244,26 @@ class Respond(Strict):
         if x > 1e6:
             return self.floor
         return self.floor + (1.0 - self.floor) / (1.0 + x ** self.steepness)
+
+    def threshold(self, u: float) -> float:
+        """The delay below which a trip of eagerness u (its uniform draw) sets off:
+        share(D) > u exactly when D < threshold(u) (inf when u is below the floor)."""
+        if u < self.floor:
+            return float("inf")
+        gap = u - self.floor
+        if gap <= 0:
+            return float("inf")
+        ratio = (1.0 - self.floor) / gap - 1.0
+        if ratio <= 0:
+            return 0.0
+        return self.reference_delay * ratio ** (1.0 / self.steepness)
+
+    def shares(self, delay_h: np.ndarray) -> np.ndarray:
+        """:meth:`share` of an array of delays."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = np.minimum(np.asarray(delay_h, dtype=float) / self.reference_delay, 1e6)
+            out = self.floor + (1.0 - self.floor) / (1.0 + x ** self.steepness)
+        return np.where(np.asarray(delay_h) <= 0, 1.0, out)
 
 
 class Behaviour(Strict):
@@ -276,6 +300,10 @@ class Economics(Strict):
     cargo_time_cost_per_day: Annotated[float, Field(ge=0, le=1)] = 0.0
     spoilage: Spoilage | None = None
     lost_unit_value: dict[str, NonNeg | Literal["cargo"] | CargoShare] = Field(
+        default_factory=dict)
+    # what a trip held back and then given up before it set off loses (behaviour.respond);
+    # a class not named here loses its lost_unit_value
+    forgone_unit_value: dict[str, NonNeg | Literal["cargo"] | CargoShare] = Field(
         default_factory=dict)
 
 
@@ -486,6 +514,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
             cls_ok(("economics", "vehicle_cost_per_hour", k), k)
         for k in e.lost_unit_value:
             cls_ok(("economics", "lost_unit_value", k), k)
+        for k in e.forgone_unit_value:
+            cls_ok(("economics", "forgone_unit_value", k), k)
     return errors
 
 

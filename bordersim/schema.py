@@ -48,11 +48,13 @@ MODELS: dict[str, str] = {
     "Divert": "Driving to another crossing when the queue on arrival is long. A unit diverts "
               "at most once and keeps its cargo and patience.",
     "Defer": "Trips suppressed by a `demand_factor` below 1 that are made later.",
-    "Respond": "Demand that answers the delay travellers can see: a trip due when the "
-               "reported delay is D sets off at once with probability "
-               "share(D) = floor + (1 − floor) / (1 + (D / reference_delay)^steepness); "
-               "the others are held and set off at a later report that would have let them "
-               "go, or at `hold_max`, when a `give_up` share of them is given up instead.",
+    "Respond": "Demand that answers the delay travellers can see: a trip due at the border "
+               "at time t is decided `lead` before (loading and the drive), and sets off then "
+               "with probability share(D) = floor + (1 − floor) / (1 + (D / "
+               "reference_delay)^steepness), D the delay reported `lag` before the decision; "
+               "the others are held and set off at a later report that would let them go, or "
+               "at `hold_max`, when a `give_up` share of them is given up instead. A trip "
+               "that sets off late arrives `lead` after it sets off.",
     "Economics": "What waiting costs. Per unit that waited w hours in all: waiting time "
                  "w × (persons × value_of_time_per_person_hour + vehicle_cost_per_hour); "
                  "cargo held up w/24 × cargo value × cargo_time_cost_per_day; spoilage "
@@ -208,10 +210,13 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "steepness": "How sharply the share falls around reference_delay (the exponent in "
                      "share(D)).",
         "floor": "Share (0–1) of trips made at once however long the delay.",
+        "lead": "Time from deciding a trip to reaching the border (loading and the drive): "
+                "a duration or a distribution, drawn per trip. Default: none (decided on "
+                "arrival).",
         "lag": "How old the reported delay is when travellers see it.",
         "report_every": "How often the delay is reported (at least 1min).",
         "hold_max": "A held trip sets off, or is given up, at the latest this long after it "
-                    "was due.",
+                    "was to set off.",
         "give_up": "Share (0–1) of the trips still held at hold_max that are given up (cost: "
                    "their lost_unit_value) instead of made.",
         "crossings": "Where the response applies: all, or a list of crossing names.",
@@ -227,6 +232,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "spoilage": "Perishable cargo lost with waiting; none when absent.",
         "lost_unit_value": "What a unit that gives up (reneges or balks) loses, by class: an "
                            "amount, `cargo` (its cargo value) or {cargo_share: s}.",
+        "forgone_unit_value": "What a trip held back and then given up before setting off "
+                              "(behaviour.respond) loses, by class: an amount, `cargo` or "
+                              "{cargo_share: s}. Default: its lost_unit_value.",
     },
     "Spoilage": {
         "rate_per_day": "Spoilage rate per day of waiting beyond `after`: the share of the "

@@ -39,7 +39,7 @@ from bordersim.measure import METRICS
 from bordersim.scenario import Scenario
 
 __all__ = ["Factor", "SweepPlan", "parse_vary", "design_points", "plan_sweep",
-           "read_spec", "parse_metrics", "numeric_value"]
+           "read_spec", "parse_metrics", "numeric_value", "with_posterior"]
 
 DESIGNS = ("grid", "lhs")
 _LHS_KEY = 0x4C4853          # spawn key of the design's stream: apart from any replication's
@@ -75,6 +75,9 @@ class SweepPlan:
     metrics: tuple[str, ...]
     replications: int
     seed: int
+    # with --posterior: per point, the scenario of each replication (draw r, then the
+    # point's own values)
+    per_point: tuple | None = None
 
     @property
     def paths(self) -> list[str]:
@@ -355,6 +358,23 @@ def plan_sweep(scenario: str | Path, vary: list[Factor], *, design: str | None =
         scenarios.append(scenario_from_dict(data, where).scenario)
     return SweepPlan(loaded, tuple(vary), design, tuple(values), tuple(scenarios),
                      tuple(metrics), scn.replications, scn.seed)
+
+
+def with_posterior(plan: SweepPlan, posterior) -> SweepPlan:
+    """The plan with replication r of every point running posterior draw r (the point's
+    own values on top): ``posterior`` is a :class:`bordersim.calibrate.Posterior`."""
+    import dataclasses
+
+    from bordersim.calibrate.posterior import PosteriorScenarios
+
+    base = PosteriorScenarios(plan.loaded, posterior, plan.seed)
+    per_point = []
+    for point in plan.points:
+        extra = tuple((f.parts, v) for f, v in zip(plan.factors, point, strict=True))
+        per = base.with_extra(extra)
+        per.check(plan.replications)
+        per_point.append(per)
+    return dataclasses.replace(plan, per_point=tuple(per_point))
 
 
 SPEC_KEYS = ("scenario", "vary", "design", "points", "replications", "seed", "metrics", "set",

@@ -36,7 +36,7 @@ from bordersim.experiment import simulate
 from bordersim.loading import ScenarioError, dump_yaml
 from bordersim.metrics import clip_metric
 from bordersim.results import fmt
-from bordersim.scenario import ALL
+from bordersim.scenario import ALL, Scenario
 from bordersim.sensitivity import prcc
 from bordersim.stats import t_interval
 from bordersim.sweep import SweepPlan, numeric_value
@@ -64,16 +64,20 @@ def partial_folder(out: Path) -> Path:
 # --- the runs, wherever they happen -------------------------------------------------------
 
 def run_batch(task: tuple) -> list[tuple]:
-    """``(seed, metrics, [(point, scenario, [replications])])`` → one
+    """``(seed, metrics, [(point, scenario, [replications])], engine)`` → one
     ``(point, replication, [(crossing, class, [values])])`` per run. Only the chosen
     metrics come back: a run's hourly series stay where it ran."""
-    seed, metrics, items = task
+    seed, metrics, items, engine = task
     out = []
     for point, scn, reps in items:
+        per_replication = None
+        if not isinstance(scn, Scenario):      # posterior draws: a scenario per replication
+            per_replication, scn = scn, scn.scenario(reps[0])
         crossings = [*scn.crossings, ALL]
         classes = [*scn.classes, ALL]
         for r in reps:
-            res = simulate(scn, r, seed)
+            res = simulate(per_replication.scenario(r) if per_replication else scn, r, seed,
+                           engine)
             present = res.metrics
             rows = [(c, k, [present[(c, k)][m] for m in metrics])
                     for c in crossings for k in classes if (c, k) in present]
@@ -82,7 +86,7 @@ def run_batch(task: tuple) -> list[tuple]:
 
 
 def _tasks(plan: SweepPlan, missing: list[tuple[int, int]], workers: int,
-           size: int | None = None) -> list[tuple]:
+           size: int | None = None, engine: str = "auto") -> list[tuple]:
     size = size or batch_size(len(missing), workers)
     tasks = []
     for i in range(0, len(missing), size):
@@ -92,8 +96,9 @@ def _tasks(plan: SweepPlan, missing: list[tuple[int, int]], workers: int,
             if items and items[-1][0] == p:
                 items[-1][2].append(r)
             else:
-                items.append((p, plan.scenarios[p], [r]))
-        tasks.append((plan.seed, plan.metrics, items))
+                items.append((p, plan.per_point[p] if plan.per_point else plan.scenarios[p],
+                              [r]))
+        tasks.append((plan.seed, plan.metrics, items, engine))
     return tasks
 
 
@@ -258,6 +263,7 @@ def design_record(plan: SweepPlan) -> dict:
         "seed": plan.seed,
         "metrics": list(plan.metrics),
         "scenario_sha256": plan.loaded.sha256,
+        "posterior": (plan.per_point[0].posterior.describe() if plan.per_point else None),
     }))
 
 
@@ -372,13 +378,14 @@ def _create(work: Path, plan: SweepPlan, manifest: dict) -> None:
 def run_sweep(plan: SweepPlan, out: Path, executor: Executor, *, resume: bool = False,
               force: bool = False, progress: Callable[[int], None] | None = None,
               on_start: Callable[[int, int], None] | None = None,
-              command: list[str] | None = None, batch_runs: int | None = None
-              ) -> SweepOutcome:
+              command: list[str] | None = None, batch_runs: int | None = None,
+              engine: str = "auto") -> SweepOutcome:
     """Run every missing (point, replication) of the plan into ``out``.
 
     ``on_start(done_before, to_run)`` is called once the folder is ready;
     ``progress(k)`` as each batch of k runs is written. ``batch_runs`` fixes the runs
-    per task (default: :func:`bordersim.executors.batch_size`)."""
+    per task (default: :func:`bordersim.executors.batch_size`). ``engine``: as for
+    :func:`bordersim.experiment.simulate` (the runs are the same either way)."""
     out = Path(out)
     t0 = time.perf_counter()
     started = datetime.now()
@@ -398,7 +405,7 @@ def run_sweep(plan: SweepPlan, out: Path, executor: Executor, *, resume: bool = 
         resumes, started_first, done = 0, started.isoformat(timespec="seconds"), set()
         _create(work, plan, _manifest(plan, command, started, "running", executor.name))
     manifest = _manifest(plan, command, started, "running", executor.name,
-                         {"resumes": resumes})
+                         {"resumes": resumes, "engine": engine})
     manifest["started"] = started_first
     _write_manifest(work, manifest)
 
@@ -409,7 +416,7 @@ def run_sweep(plan: SweepPlan, out: Path, executor: Executor, *, resume: bool = 
     if missing:
         fd = os.open(work / RUNS, os.O_WRONLY | os.O_APPEND)
         try:
-            tasks = _tasks(plan, missing, executor.workers, batch_runs)
+            tasks = _tasks(plan, missing, executor.workers, batch_runs, engine)
             for results in executor.map_unordered(run_batch, tasks):
                 _append(fd, "".join(_block(plan, p, r, rows) for p, r, rows in results))
                 if progress:

@@ -72,7 +72,7 @@ class Model:
         t, i, cached = CANDIDATE.get()
         if cached is not None and cached[0] == values:
             return {"figures": np.asarray(cached[1], dtype=float)}
-        figs = self.problem.figures(values, i, simulation_seed(self.seed, t))
+        figs = self.problem.figures(values, i, simulation_seed(self.seed, t), fitted_only=True)
         return {"figures": figs}
 
 

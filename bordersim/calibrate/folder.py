@@ -6,6 +6,8 @@
   simulations used, the seed, versions, and which observations were fitted;
 - ``posterior.csv``: ``draw,weight,<one column per parameter path>`` (the last
   generation; values as the scenario takes them: hours for durations);
+- ``parameters.csv``: per parameter, its prior and the posterior's mean, median and 90%
+  interval;
 - ``generations.csv``: per generation, the tolerance, the accepted parameter sets, the
   simulations counted, the acceptance rate and the effective sample size;
 - ``predictive.csv``: per observation, its own columns, ``fitted``, and the posterior
@@ -220,6 +222,27 @@ def _posterior_csv(problem: CalibrationProblem, rows, weights) -> str:
     return _csv_text(out)
 
 
+def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs) -> list[float]:
+    """Quantiles of a weighted sample: the smallest value whose cumulative weight reaches
+    each q."""
+    order = np.argsort(x, kind="stable")
+    cum = np.cumsum(w[order]) / w.sum()
+    return [float(x[order][min(int(np.searchsorted(cum, q)), len(x) - 1)]) for q in qs]
+
+
+def _parameters_csv(problem: CalibrationProblem, rows, weights) -> str:
+    """Per parameter: its prior range, and the posterior's weighted mean, median and 90%
+    interval (in the sampler's units: hours for durations and dates)."""
+    out = [["path", "kind", "prior_low", "prior_high", "scale", "mean", "p05", "median",
+            "p95", "source"]]
+    for p in problem.priors:
+        x = np.array([r[p.name] for r in rows])
+        q = weighted_quantiles(x, weights, (0.05, 0.5, 0.95))
+        out.append([p.path, p.kind, p.low, p.high, p.scale, float((x * weights).sum()), q[0],
+                    q[1], q[2], p.source])
+    return _csv_text(out)
+
+
 def _generations_csv(gens: list[Generation]) -> str:
     out = [["generation", "epsilon", "accepted", "simulations", "acceptance", "ess"]]
     for g in gens:
@@ -323,6 +346,7 @@ def run_calibration(problem: CalibrationProblem, settings: AbcSettings, out: Pat
         figs = _predictive(problem, rows, weights, predictive, settings.seed, executor,
                            on_predictive)
         _write(work / "posterior.csv", _posterior_csv(problem, rows, weights))
+        _write(work / "parameters.csv", _parameters_csv(problem, rows, weights))
         _write(work / "generations.csv", _generations_csv(gens))
         _write(work / "predictive.csv", _predictive_csv(problem, figs))
         finished = datetime.now()

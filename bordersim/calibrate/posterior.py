@@ -20,7 +20,7 @@ import numpy as np
 from bordersim.loading import ScenarioError
 from bordersim.model.arrivals import stream
 
-__all__ = ["Posterior", "load_posterior"]
+__all__ = ["Posterior", "load_posterior", "PosteriorScenarios"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Posterior:
     values: tuple[tuple, ...]     # one row per draw, values as the scenario takes them
     weights: np.ndarray
     manifest: dict
+    sha256: str = ""              # of posterior.csv
 
     def draw_index(self, seed: int, replication: int) -> int:
         cum = np.cumsum(self.weights)
@@ -46,11 +47,15 @@ class Posterior:
         return set(self.manifest.get("fitted_rows") or [])
 
     def describe(self) -> dict:
+        """What a results folder records of the posterior its replications ran: enough
+        to know it again (its hash) and which observations it was fitted to."""
         m = self.manifest
-        return {"folder": self.folder, "draws": len(self.values),
-                "parameters": list(self.paths), "scenario": m.get("scenario"),
-                "seed": m.get("seed"), "fit_until": m.get("fit_until"),
-                "observations": m.get("observations")}
+        return {"folder": self.folder, "posterior_sha256": self.sha256,
+                "draws": len(self.values), "parameters": list(self.paths),
+                "scenario": m.get("scenario"), "seed": m.get("seed"),
+                "fit_until": m.get("fit_until"), "observations": m.get("observations"),
+                "observations_sha256": m.get("observations_sha256"),
+                "fitted_rows": m.get("fitted_rows")}
 
 
 def _text(v) -> str:
@@ -86,10 +91,13 @@ def load_posterior(folder: Path) -> Posterior:
         raise ScenarioError(shown, [("", "this calibration has not finished: `bordersim "
                                          "calibrate ... --resume` completes it")])
     try:
-        with open(d / "posterior.csv", newline="") as f:
-            rows = list(csv.reader(f))
+        raw = (d / "posterior.csv").read_bytes()
     except OSError:
         raise ScenarioError(shown, [("posterior.csv", "missing")]) from None
+    try:
+        rows = list(csv.reader(raw.decode("utf-8").splitlines()))
+    except UnicodeDecodeError:
+        raise ScenarioError(shown, [("posterior.csv", "not UTF-8 text")]) from None
     if len(rows) < 2 or rows[0][:2] != ["draw", "weight"] or len(rows[0]) < 3:
         raise ScenarioError(shown, [("posterior.csv", "expected draw,weight and a column per "
                                                       "parameter, and at least one draw")])
@@ -109,4 +117,64 @@ def load_posterior(folder: Path) -> Posterior:
     w = np.array(weights)
     if not w.sum() > 0:
         raise ScenarioError(shown, [("posterior.csv", "the weights sum to zero")])
-    return Posterior(shown, paths, tuple(values), w / w.sum(), manifest)
+    import hashlib
+
+    return Posterior(shown, paths, tuple(values), w / w.sum(), manifest,
+                     hashlib.sha256(raw).hexdigest())
+
+
+class PosteriorScenarios:
+    """Replication r's scenario: the base scenario with posterior draw r's values put at
+    their paths (after extends and --set; a sweep point's own values go on top). Picklable,
+    so that it travels with the tasks."""
+
+    def __init__(self, loaded, posterior: Posterior, seed: int, extra: tuple = ()):
+        self.resolved = loaded.resolved
+        self.source = loaded.source
+        self.posterior = posterior
+        self.seed = seed
+        self.extra = tuple(extra)           # (parts, value) applied after the draw
+
+    def draw(self, replication: int) -> int:
+        return self.posterior.draw_index(self.seed, replication)
+
+    def data(self, replication: int) -> dict:
+        import copy
+
+        from bordersim.loading import apply_override, parse_override
+
+        data = copy.deepcopy(self.resolved)
+        _, sets = self.posterior.overrides(self.seed, replication)
+        for text in sets:
+            parts, value = parse_override(text)
+            try:
+                apply_override(data, parts, value, text)
+            except ScenarioError as e:
+                raise ScenarioError(f"{self.source}: --posterior {self.posterior.folder}",
+                                    e.problems) from None
+        for parts, value in self.extra:
+            apply_override(data, list(parts), value, ".".join(map(str, parts)))
+        return data
+
+    def scenario(self, replication: int):
+        from bordersim.loading import scenario_from_dict
+
+        where = f"{self.source} with posterior draw {self.draw(replication)} of " \
+                f"{self.posterior.folder}"
+        return scenario_from_dict(self.data(replication), where).scenario
+
+    def check(self, n: int) -> None:
+        """Build every replication's scenario now, so that a path the scenario lacks or a
+        value it refuses is an error before anything runs."""
+        seen = set()
+        for r in range(n):
+            j = self.draw(r)
+            if j not in seen:
+                seen.add(j)
+                self.scenario(r)
+
+    def with_extra(self, extra: tuple) -> PosteriorScenarios:
+        out = PosteriorScenarios.__new__(PosteriorScenarios)
+        out.__dict__.update(self.__dict__)
+        out.extra = tuple(extra)
+        return out

@@ -133,7 +133,7 @@ class CalibrationProblem:
         self.used = [o for o, ok in zip(self.observations, inside, strict=True) if ok]
         self.fitted = [f for f, ok in zip(self.fitted, inside, strict=True) if ok]
         self.distance = Distance(self.used, self.fitted)
-        self.pruned = prune_for_observations(self.loaded.resolved, scn, self.used)
+        self.fitted_obs = [o for o, f in zip(self.used, self.fitted, strict=True) if f]
         for o in self.used:      # names the scenario does not have: an error now
             observation_weights(scn, [], [], o, self.observations_source)
 
@@ -149,25 +149,32 @@ class CalibrationProblem:
                                       for o in self.used],
                      "fitted": self.fitted, "engine": self.engine})
 
-    def scenario_for(self, values: dict[str, float], whole: bool = False) -> Scenario:
-        """The scenario with these parameter values (pruned to the observations' needs
-        unless ``whole``)."""
+    def scenario_for(self, values: dict[str, float], whole: bool = False,
+                     fitted_only: bool = False) -> Scenario:
+        """The scenario with these parameter values, pruned to what the observations (the
+        fitted ones only, with ``fitted_only``) need, unless ``whole``."""
         scn = self.loaded.scenario
         data = apply_parameters(self.loaded.resolved, self.priors, values, scn.start,
                                 self.loaded.source)
         if not whole:
-            data = prune_for_observations(data, scn, self.used)
+            data = prune_for_observations(data, scn,
+                                          self.fitted_obs if fitted_only else self.used)
         return scenario_from_dict(data, self.loaded.source).scenario
 
-    def figures(self, values: dict[str, float], replication: int, seed: int) -> np.ndarray:
-        """Every used observation's figure in one simulation with these parameters."""
+    def figures(self, values: dict[str, float], replication: int, seed: int,
+                fitted_only: bool = False) -> np.ndarray:
+        """Every used observation's figure in one simulation with these parameters; with
+        ``fitted_only`` the simulation covers only the fitted observations and the others
+        are NaN (what the inference needs: the distance reads only fitted figures)."""
         from bordersim.experiment import simulate
 
-        scn = self.scenario_for(values)
-        res = simulate(scn, replication, seed)
+        scn = self.scenario_for(values, fitted_only=fitted_only)
+        res = simulate(scn, replication, seed, self.engine)
         series = SeriesSet.from_results(scn, [res])
-        out = np.empty(len(self.used))
-        for j, o in enumerate(self.used):
+        out = np.full(len(self.used), np.nan)
+        for j, (o, fit) in enumerate(zip(self.used, self.fitted, strict=True)):
+            if fitted_only and not fit:
+                continue
             x = figures(series, o, self.observations_source)
             out[j] = np.nan if x is None else float(x[0])
         return out

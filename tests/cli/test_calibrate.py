@@ -213,3 +213,19 @@ def test_recovery_over_several_seeds(tmp_path, seed):
     for path, true in ((SERVICE, TRUTH["service_h"]), (DEMAND, TRUTH["demand"])):
         lo, hi = _posterior_interval(tmp_path / "cal", path)
         assert lo <= true <= hi, (seed, path, lo, hi)
+
+
+def test_on_a_dask_cluster_the_posterior_is_the_local_one(case, tmp_path):
+    """The same calibration on a Dask cluster on loopback writes the same posterior,
+    generations and predictions as on local processes."""
+    from distributed import LocalCluster
+
+    scn, obs, out = case
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None, silence_logs=50) as cluster:
+        r = _calibrate(scn, obs, *VARY, "--population", 60, "--generations", 4,
+                       "--predictive", 30, "--out", tmp_path / "dask",
+                       "--scheduler", cluster.scheduler_address)
+    assert r.exit_code == 0, r.output
+    for name in ("posterior.csv", "generations.csv", "predictive.csv"):
+        assert (tmp_path / "dask" / name).read_bytes() == (out / name).read_bytes(), name

@@ -223,3 +223,67 @@ def test_bad_response_settings_name_the_field(field, value):
     with pytest.raises(ScenarioError) as e:
         scenario_from_dict(data)
     assert f"behaviour.respond.truck.{field}" in e.value.message()
+
+
+def test_a_trip_decided_before_the_closure_comes_and_held_trips_arrive_a_lead_after():
+    """Trips are decided 2h before they are due (lead). Closed until 3.5h. Truck 1 (due 1h)
+    was decided at -1h, before the run (a normal border): it comes. Trucks 2-5 are decided
+    at 0-3h, when the reports say closed: held. The report of 4h finds the border open
+    (truck 1 served 3.5-4h): the held trucks set off at 4h and arrive 2h later, at 6h, as
+    truck 6, decided at 4h, does. Each held truck is late by 6h minus its due time."""
+    data = _scenario({"reference_delay": "2h", "steepness": 50, "lead": "2h",
+                      "hold_max": "100h"},
+                     policy=[{"at": 0, "closed": ["truck"]}, {"at": "3.5h", "closed": []}])
+    eng = _engine(data)
+    g = _group(eng)
+    rec = g.responder.records()
+    first = rec["due"] <= 6
+    assert rec["unit"][first].tolist() == [1, 2, 3, 4]
+    assert rec["end"][first].tolist() == [6.0] * 4
+    assert rec["code"][first].tolist() == [HELD_MADE] * 4
+    arrived = sorted(g.out_arr)
+    assert arrived[:6] == [1.0, 6.0, 6.0, 6.0, 6.0, 6.0]
+    res = simulate(scenario_from_dict(data).scenario, 0, 1)
+    assert res.metrics[("x", "truck")]["held"] >= 4
+    late = [6.0 - d for d in (2, 3, 4, 5)]
+    made = rec["code"] == HELD_MADE
+    assert res.metrics[("x", "truck")]["hold_mean_h"] == pytest.approx(
+        np.mean((rec["end"] - rec["due"])[made]))
+    assert (rec["end"] - rec["due"])[first].tolist() == late
+
+
+def test_a_held_trip_given_up_before_it_was_due_is_never_late():
+    """Decided 5h ahead, closed all run, longest hold 2h, all given up: truck k (due k h) is
+    given up at k-3h, before it was due. It counts as held and given up, with no hold
+    cost and no trip held at any hour."""
+    data = _scenario({"reference_delay": "1h", "lead": "5h", "hold_max": "2h",
+                      "give_up": 1.0}, policy=[{"at": 0, "closed": ["truck"]}],
+                     economics={"cargo_time_cost_per_day": 0.01})
+    scn = scenario_from_dict(data).scenario
+    res = simulate(scn, 0, 1)
+    m = res.metrics[("x", "truck")]
+    # trucks due 1-4h were decided before the run (they come); 5-9 are held and given up
+    assert (m["held"], m["forgone"], m["held_at_end"]) == (5, 5, 0)
+    assert res.costs[("x", "truck")]["held"] == 0.0
+    assert res.held[("x", "truck")].max() == 0
+
+
+def test_a_load_given_up_before_setting_off_costs_its_forgone_value_when_given():
+    """As above, with a forgone-unit value of a tenth of the cargo: 7 x $1,000 lost."""
+    data = _scenario({"reference_delay": "1h", "hold_max": "2h", "give_up": 1.0},
+                     policy=[{"at": 0, "closed": ["truck"]}],
+                     economics={"lost_unit_value": {"truck": "cargo"},
+                                "forgone_unit_value": {"truck": {"cargo_share": 0.1}}})
+    res = simulate(scenario_from_dict(data).scenario, 0, 1)
+    assert res.costs[("x", "truck")]["lost"] == pytest.approx(7 * 1000)
+
+
+@pytest.mark.parametrize("floor,steepness", [(0.0, 2.0), (0.3, 1.0), (0.1, 8.0)])
+def test_the_threshold_delay_is_where_the_share_passes_a_trips_draw(floor, steepness):
+    r = Respond(reference_delay="5h", steepness=steepness, floor=floor)
+    for u in (0.05, 0.2, 0.35, 0.5, 0.77, 0.99):
+        d = r.threshold(u)
+        if u < floor:
+            assert d == math.inf and r.share(1e12) > u
+            continue
+        assert r.share(d * 0.999) > u > r.share(d * 1.001)
