@@ -338,11 +338,26 @@ def check_counts(verdicts) -> list[str]:
 
 
 @cli.command()
-def schema():
-    """Print the JSON Schema of a scenario file (for editors)."""
-    from bordersim.scenario import scenario_json_schema
+@click.option("--markdown", is_flag=True,
+              help="Print the reference page of the scenario format (docs/reference.md) "
+                   "instead of the schema.")
+def schema(markdown):
+    """Print the JSON Schema of a scenario file, for editors and validators.
 
-    click.echo(json.dumps(scenario_json_schema(), indent=2))
+    Every field has a description with its unit; limits are standard JSON Schema keywords.
+
+    Examples:
+
+    \b
+      bordersim schema > scenario.schema.json
+      bordersim schema --markdown > docs/reference.md
+    """
+    from bordersim.schema import reference_markdown, scenario_json_schema
+
+    if markdown:
+        click.echo(reference_markdown(), nl=False)
+    else:
+        click.echo(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False))
 
 
 @cli.command()
@@ -683,7 +698,6 @@ def calibrate(scenario, observations, varies, spec_file, fit_until, population, 
     \b
       bordersim calibrate scenarios/closure-2017.yaml data/observations-2017.csv \\
         --vary crossings.ak-tilek.demand.truck_loaded=250..400 --budget 400
-      bordersim calibrate --spec calibration.yaml --resume
     """
     try:
         import pyabc  # noqa: F401
@@ -816,8 +830,11 @@ def format_calibration(folder: Path) -> str:
 @click.option("--crossing", "crossings", multiple=True, metavar="NAME",
               help="Sweep folders: draw only this crossing (repeatable; 'all' for the totals). "
                    "Default: every crossing and class.")
+@click.option("--metric", "-m", "metrics", multiple=True, metavar="NAME",
+              help="Compare and sweep folders: the metrics to draw after the total cost "
+                   "(repeatable). Default: those asked for when the folder was written.")
 @scenario_errors
-def report(results_dir, observations, fmt, embed, crossings):
+def report(results_dir, observations, fmt, embed, crossings, metrics):
     """Write report.html and figures/ into a results, compare or sweep folder.
 
     Examples:
@@ -830,7 +847,7 @@ def report(results_dir, observations, fmt, embed, crossings):
     from bordersim.report import Output, write_report
 
     path = write_report(results_dir, observations, Output(fmt, embed),
-                        crossings=list(crossings) or None)
+                        crossings=list(crossings) or None, metrics=list(metrics) or None)
     click.echo(f"report: {safe(path)}")
 
 
