@@ -157,6 +157,32 @@ def cli() -> None:
     Run `bordersim COMMAND --help` for a command's options and examples; docs/ in the
     repository describes the scenario format, the results files and the Python API.
     """
+    _exit_cleanly_on_termination(click.get_current_context())
+
+
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP: unwinds like an exit, so that worker pools are stopped and
+    half-written folders removed, then leaves with status 128 + the signal's number."""
+
+
+def _exit_cleanly_on_termination(ctx: click.Context) -> None:
+    """While a command runs (in the main thread), SIGTERM and SIGHUP raise Terminated
+    instead of killing the process where it stands; the earlier handlers come back after."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        raise Terminated(128 + signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        previous = signal.signal(sig, handler)
+        ctx.call_on_close(lambda sig=sig, previous=previous: signal.signal(sig, previous))
 
 
 @cli.command()

@@ -9,6 +9,7 @@ the cost of shipping one task (a few milliseconds on Dask) is shared.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from abc import ABC, abstractmethod
@@ -69,13 +70,51 @@ class LocalExecutor(Executor):
             for task in tasks:
                 yield fn(task)
             return
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)))
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)),
+                                   initializer=_worker_start, initargs=(os.getpid(),))
         try:
             futures = [pool.submit(fn, t) for t in tasks]
             for fut in as_completed(futures):
                 yield fut.result()
+        except BaseException:
+            # an error, Ctrl-C, SIGTERM or a caller that stops reading: stop the workers
+            # now rather than wait for the runs they hold
+            _terminate(pool)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_start(parent: int) -> None:
+    """Set up a pool worker: the parent alone decides on Ctrl-C and SIGTERM (a worker that
+    turned SIGTERM into an exception would carry on with its next task), and the worker
+    exits by itself once the process that started it is gone, however that process died
+    (kill -9 runs no clean-up): a worker never outlives bordersim."""
+    import signal
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="bordersim-watch-parent", daemon=True).start()
+
+
+PARENT_POLL_S = 0.25
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    # the pool offers no way to stop running tasks; its processes are in ``_processes``
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            proc.terminate()
 
 
 class DaskExecutor(Executor):
