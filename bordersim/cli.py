@@ -13,7 +13,6 @@ import click
 
 from bordersim import __version__
 from bordersim.helptext import Group
-from bordersim.loading import ScenarioError, dump_yaml, load_scenario
 from bordersim.terminal import safe, safe_lines
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -36,6 +35,9 @@ def scenario_errors(fn):
     """Turn a ScenarioError into one message on stderr and exit status 2."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        # imported here, so that --help loads no scenario code
+        from bordersim.loading import ScenarioError
+
         try:
             return fn(*args, **kwargs)
         except ScenarioError as e:
@@ -117,6 +119,12 @@ def _cluster(address, ca_file, cert, key):
             if value is not None and not Path(value).is_file():
                 _fail(f"{name}: {value}: file not found")
     return Cluster(address, *(str(v) if v is not None else None for v in (ca_file, cert, key)))
+
+engine_option = click.option(
+    "--engine", type=click.Choice(["auto", "des"]), default="auto", show_default=True,
+    help="auto: lanes that qualify (one class, first come first served, no secondary, "
+         "quota, balking or diversion) are computed exactly without events, the rest by "
+         "the event engine; des: the event engine everywhere. The results are the same.")
 
 
 def posterior_options(fn):
@@ -240,9 +248,10 @@ def _exit_cleanly_on_termination(ctx: click.Context) -> None:
 @force_option
 @scheduler_option
 @posterior_options
+@engine_option
 @scenario_errors
 def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, force,
-        scheduler, posterior, no_reference):
+        scheduler, posterior, no_reference, engine):
     """Run a scenario's replications, print a table and write its results folder.
 
     Examples:
@@ -251,9 +260,11 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, f
       bordersim run scenarios/closure-2017.yaml
       bordersim run scenarios/closure-2017.yaml -n 5 --seed 1 --out results/try
       bordersim run scenarios/example-mmc.yaml --set crossings.ak-tilek.stages.0.lanes.0.booths=12
+      bordersim run scenarios/closure-2017.yaml --posterior calibration/closure-2017
     """
     from bordersim.console import Progress, summary_table
     from bordersim.experiment import run_experiment
+    from bordersim.loading import load_scenario
     from bordersim.results import write_results
 
     if scheduler and workers:
@@ -271,7 +282,7 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, f
     progress.start()
     try:
         res = run_experiment(scn, workers=workers, progress=progress, scheduler=scheduler,
-                             posterior=post, reference=not no_reference)
+                             posterior=post, reference=not no_reference, engine=engine)
     finally:
         progress.close()
     finished = datetime.now()
@@ -302,6 +313,8 @@ def validate(scenarios, overrides, show):
       bordersim validate scenarios/*.yaml
       bordersim validate scenarios/closure-2017.yaml --show
     """
+    from bordersim.loading import dump_yaml, load_scenario
+
     for path in scenarios:
         loaded = load_scenario(path, list(overrides))
         _warn(loaded)
@@ -452,9 +465,10 @@ def verify(replications, seed, workers, level):
 @force_option
 @scheduler_option
 @posterior_options
+@engine_option
 @scenario_errors
 def compare(base, others, replications, seed, overrides, workers, as_json, quiet, out,
-            metrics, force, scheduler, posterior, no_reference):
+            metrics, force, scheduler, posterior, no_reference, engine):
     """Differences of each OTHER from BASE, paired by replication (common random numbers).
 
     BASE and OTHER are scenario files (run with one seed and replication count: the
@@ -506,7 +520,7 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         try:
             results[inp.label] = run_experiment(scn, workers=workers, progress=progress,
                                                 scheduler=scheduler, posterior=post,
-                                                reference=not no_reference)
+                                                reference=not no_reference, engine=engine)
         finally:
             progress.close()
     finished = datetime.now()
@@ -564,9 +578,10 @@ def _check_sweep_out(out: Path) -> None:
 @click.option("--posterior", metavar="CAL_DIR", type=click.Path(path_type=Path),
               help="A calibration folder: replication r of every point runs posterior draw "
                    "r, with the point's values on top.")
+@engine_option
 @scenario_errors
 def sweep(scenario, varies, design, points, spec_file, metric_names, replications, seed,
-          overrides, workers, as_json, quiet, scheduler, resume, force, out, posterior):
+          overrides, workers, as_json, quiet, scheduler, resume, force, out, posterior, engine):
     """Run a scenario at every point of a parameter sweep, with common random numbers.
 
     Examples:
@@ -625,7 +640,7 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
         with executor:
             outcome = run_sweep(plan, out, executor, resume=resume, force=force,
                                 progress=progress, on_start=progress.start,
-                                command=["bordersim", *sys.argv[1:]])
+                                command=["bordersim", *sys.argv[1:]], engine=engine)
     except KeyboardInterrupt:
         progress.close()
         click.echo("\ninterrupted: finished runs are kept; `--resume` finishes the sweep",
@@ -725,10 +740,11 @@ class _CalibrationProgress:
               help="Calibration folder (default: results/<scenario name>-calibration).")
 @click.option("--json", "as_json", is_flag=True, help="Print what ran as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@engine_option
 @scenario_errors
 def calibrate(scenario, observations, varies, spec_file, fit_until, population, generations,
               budget, predictive, seed, overrides, workers, scheduler, resume, force, out,
-              as_json, quiet):
+              as_json, quiet, engine):
     """Fit estimated parameters to observed ranges (ABC-SMC) and write a calibration folder.
 
     The posterior sample it writes is used by `run`, `compare` and `sweep` through
@@ -752,6 +768,7 @@ def calibrate(scenario, observations, varies, spec_file, fit_until, population, 
     from bordersim.calibrate.spec import read_calibration_spec
     from bordersim.distributions import to_datetime
     from bordersim.executors import make_executor
+    from bordersim.loading import load_scenario
     from bordersim.observations import read_observations
 
     spec = read_calibration_spec(spec_file) if spec_file else {}
@@ -784,7 +801,8 @@ def calibrate(scenario, observations, varies, spec_file, fit_until, population, 
         if "T" not in str(until_text):
             until = until.replace(hour=23, minute=59)
     obs = read_observations(observations)
-    problem = CalibrationProblem(loaded, list(priors.values()), obs, str(observations), until)
+    problem = CalibrationProblem(loaded, list(priors.values()), obs, str(observations), until,
+                                 engine)
     settings = AbcSettings(
         population=population or spec.get("population", 200),
         generations=generations or spec.get("generations", 8),

@@ -13,7 +13,7 @@ waited ``w`` hours in all (censored at the end of the run):
 - ``held``       = for a trip held back by the visible delay (``behaviour.respond``),
   the hours it was held × cargo value × cargo time cost per day / 24: the load
   reaches its buyer that much later; no time cost (nobody queues). A held trip that
-  is given up counts its lost-unit value in ``lost``.
+  is given up counts its forgone-unit value (else its lost-unit value) in ``lost``.
 
 :func:`hourly_costs` spreads the same amounts over the hours in which they
 accrue, for the time series.
@@ -56,9 +56,13 @@ def _spoiled(econ: Economics, spec: ClassSpec, cargo: np.ndarray,
     return spec.perishable_share * cargo * -np.expm1(-econ.spoilage.rate_per_day * late_days)
 
 
-def lost_value(econ: Economics, cls: str, cargo: np.ndarray | None, n: int) -> np.ndarray:
-    """What each unit of the class loses if it gives up its trip."""
+def lost_value(econ: Economics, cls: str, cargo: np.ndarray | None, n: int,
+               forgone: bool = False) -> np.ndarray:
+    """What each unit of the class loses if it gives up its trip (``forgone``: before
+    setting off, when the class has a forgone_unit_value)."""
     value = econ.lost_unit_value.get(cls)
+    if forgone and cls in econ.forgone_unit_value:
+        value = econ.forgone_unit_value[cls]
     if value is None:
         return np.zeros(n)
     if value == "cargo":
@@ -104,7 +108,7 @@ def held_costs(econ: Economics | None, cls: str, hold_h: np.ndarray,
         return {"held": np.zeros(n), "lost": np.zeros(n)}
     rate = np.zeros(n) if cargo is None else _cargo_per_hour(econ, cargo)
     return {"held": hold_h * rate,
-            "lost": np.where(forgone, lost_value(econ, cls, cargo, n), 0.0)}
+            "lost": np.where(forgone, lost_value(econ, cls, cargo, n, forgone=True), 0.0)}
 
 
 def hourly_held_costs(econ: Economics | None, n_hours: int, due: np.ndarray,

@@ -22,7 +22,7 @@ from bordersim.distributions import brief
 from bordersim.loading import ScenarioError
 
 __all__ = ["Executor", "LocalExecutor", "DaskExecutor", "Cluster", "make_executor",
-           "batch_size", "default_workers"]
+           "batch_size", "replication_batches", "default_workers"]
 
 
 def default_workers() -> int:
@@ -37,6 +37,21 @@ def batch_size(n_runs: int, workers: int, most: int = 16) -> int:
     """Runs per task: about four tasks per worker, so that the last ones balance, and no
     more than ``most``, so that a killed sweep loses little and progress moves."""
     return max(1, min(most, math.ceil(n_runs / (4 * max(1, workers)))))
+
+
+def replication_batches(n: int, workers: int) -> list[list[int]]:
+    """Replications 0..n-1 as tasks for ``workers``: one replication per task, so that no
+    worker waits for another's last batch (replications take seconds, shipping a task
+    milliseconds); batches only when there are over 16 tasks per worker, and then
+    shrinking towards the end (a batch is 1/(4·workers) of what is left, at most 16)."""
+    if n <= 16 * max(1, workers):
+        return [[r] for r in range(n)]
+    out, r = [], 0
+    while r < n:
+        size = max(1, min(16, (n - r) // (4 * max(1, workers))))
+        out.append(list(range(r, min(n, r + size))))
+        r += size
+    return out
 
 
 class Executor(ABC):

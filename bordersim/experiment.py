@@ -13,28 +13,31 @@ from functools import partial
 
 import numpy as np
 
-from bordersim.executors import batch_size, default_workers, make_executor
+from bordersim.executors import default_workers, make_executor, replication_batches
 from bordersim.measure import METRICS, ReplicationResult, measure
 from bordersim.metrics import clip_metric
-from bordersim.model import run_model
+from bordersim.model import ENGINES, run_model
 from bordersim.scenario import ALL, Scenario
 from bordersim.stats import Interval, t_interval
 
 __all__ = ["simulate", "run_experiment", "ExperimentResult", "default_workers"]
 
 
-def simulate(scn: Scenario, replication: int, seed: int | None = None) -> ReplicationResult:
-    """One replication, start to end: a pure function of scenario, seed and index."""
+def simulate(scn: Scenario, replication: int, seed: int | None = None,
+             engine: str = "auto") -> ReplicationResult:
+    """One replication, start to end: a pure function of scenario, seed and index.
+    ``engine``: ``auto`` computes the lanes that qualify by the exact recursion and the
+    rest by events; ``des`` runs everything as events. The results are the same."""
     seed = scn.seed if seed is None else seed
-    eng = run_model(scn, replication, seed)
+    eng = run_model(scn, replication, seed, engine)
     return measure(eng, scn, replication)
 
 
-def _batch(scn: Scenario, seed: int, per_replication, reps: list[int]
+def _batch(scn: Scenario, seed: int, engine: str, per_replication, reps: list[int]
            ) -> list[ReplicationResult]:
     if per_replication is None:
-        return [simulate(scn, r, seed) for r in reps]
-    return [simulate(per_replication.scenario(r), r, seed) for r in reps]
+        return [simulate(scn, r, seed, engine) for r in reps]
+    return [simulate(per_replication.scenario(r), r, seed, engine) for r in reps]
 
 
 @dataclass
@@ -44,6 +47,7 @@ class ExperimentResult:
     replications: list[ReplicationResult]
     # with a posterior: the draw each replication ran, and the same replications at the
     # scenario's own values (the Monte Carlo reference that splits the variance)
+    engine: str = "auto"
     posterior: object = None
     draws: list[int] | None = None
     reference: ExperimentResult | None = None
@@ -106,14 +110,16 @@ def variance_share(with_parameters: np.ndarray, fixed: np.ndarray) -> float:
 
 def run_experiment(scn: Scenario, *, workers: int | None = None,
                    progress: Callable[[int], None] | None = None,
-                   scheduler: str | None = None, posterior=None,
+                   scheduler: str | None = None, engine: str = "auto", posterior=None,
                    reference: bool = True) -> ExperimentResult:
     """Run the scenario's replications, with its seed, on local processes (``workers``) or
     on the Dask cluster at ``scheduler``; ``progress(k)`` is called as each batch of k
     finishes. With ``posterior`` (a :class:`bordersim.calibrate.PosteriorScenarios`),
     replication r runs posterior draw r, and with ``reference`` the same replications are
     run again at the scenario's own values, to split the spread into parameter and Monte
-    Carlo uncertainty (``progress`` then counts both)."""
+    Carlo uncertainty (``progress`` then counts both). ``engine``: see :func:`simulate`."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
     n, seed = scn.replications, scn.seed
     if posterior is not None:
         posterior.check(n)
@@ -124,23 +130,23 @@ def run_experiment(scn: Scenario, *, workers: int | None = None,
     with make_executor(None if scheduler else max(1, min(workers or default_workers(),
                                                          n * len(jobs))),
                        scheduler) as executor:
-        size = batch_size(n * len(jobs), executor.workers, most=4)
-        tasks = [(ref, per, list(range(i, min(n, i + size))))
-                 for ref, per in jobs for i in range(0, n, size)]
-        for ref, results in executor.map_unordered(partial(_job, scn, seed), tasks):
+        tasks = [(ref, per, reps) for ref, per in jobs
+                 for reps in replication_batches(n, executor.workers)]
+        for ref, results in executor.map_unordered(partial(_job, scn, seed, engine), tasks):
             for res in results:
                 done[(ref, res.replication)] = res
             if progress:
                 progress(len(results))
-    res = ExperimentResult(scn, seed, [done[(False, r)] for r in range(n)])
+    res = ExperimentResult(scn, seed, [done[(False, r)] for r in range(n)], engine)
     if posterior is not None:
         res.posterior = posterior.posterior
         res.draws = [posterior.draw(r) for r in range(n)]
         if reference:
-            res.reference = ExperimentResult(scn, seed, [done[(True, r)] for r in range(n)])
+            res.reference = ExperimentResult(scn, seed, [done[(True, r)] for r in range(n)],
+                                             engine)
     return res
 
 
-def _job(scn: Scenario, seed: int, task) -> tuple[bool, list[ReplicationResult]]:
+def _job(scn: Scenario, seed: int, engine: str, task) -> tuple[bool, list[ReplicationResult]]:
     ref, per_replication, reps = task
-    return ref, _batch(scn, seed, per_replication, reps)
+    return ref, _batch(scn, seed, engine, per_replication, reps)

@@ -69,9 +69,11 @@ class _GroupData:
     cargo_days: float      # Σ cargo value × days waited, units arriving in the window
     cargo_lost: float      # Σ cargo value of units in the window that gave up
     cost_hourly: np.ndarray
+    hours: float           # unit-hours waiting inside the window
+    events: np.ndarray     # queue joins and leaves as sorted keys (see _event_keys)
     held_due: np.ndarray   # trips held back by the visible delay: when they were due,
-    held_end: np.ndarray   # when they were made or given up (inf: still held at the end),
-    held_code: np.ndarray  # and how it ended (model.respond HELD_*)
+    held_end: np.ndarray   # when they arrived or were given up (inf: still held at the end;
+    held_code: np.ndarray  # never before due), and how it ended (model.respond HELD_*)
 
 
 def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_GroupData]:
@@ -79,14 +81,13 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
     n_hours = int(math.ceil(scn.duration))
     for g in eng.groups:
         spec = scn.classes[g.cls]
-        arr_all = np.asarray(g.out_arr)
-        code_all = np.asarray(g.out_code, dtype=np.int64)
-        unit_all = np.asarray(g.out_unit, dtype=np.int64)
-        wait_all = np.asarray(g.out_wait)
-        exit_all = np.asarray(g.out_exit)
-        travel_all = np.asarray(g.out_travel, dtype=float)
+        rec = g.rec
+        code_all, unit_all = rec.out_code, rec.out_unit
+        wait_all, exit_all, travel_all = rec.out_wait, rec.out_exit, rec.out_travel
+        times = g.arrival_times
+        arr_all = times[unit_all]
         cargo_list = g.attrs.get(("cargo",))
-        cargo_arr = np.asarray(cargo_list) if cargo_list is not None else None
+        cargo_arr = np.asarray(cargo_list, dtype=float) if cargo_list is not None else None
         cargo_all = cargo_arr[unit_all] if cargo_arr is not None else None
         gave_up_all = (code_all == Outcome.RENEGED) | (code_all == Outcome.BALKED)
         costs_all = unit_costs(scn.economics, g.cls, spec, wait_all, cargo_all, gave_up_all,
@@ -95,30 +96,24 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
         code = code_all[inwin]
         wait = wait_all[inwin]
         cargo = cargo_all[inwin] if cargo_all is not None else np.zeros(int(inwin.sum()))
-        times = np.concatenate([g.arrivals.times, np.asarray(g.extra_arrivals, dtype=float)])
-        if g.responder is not None:     # a held trip arrives when it is made, if it is
-            rec = g.responder.records()
-            keep = np.ones(len(times), dtype=bool)
-            keep[rec["unit"]] = False
-            times = np.concatenate([times[keep], rec["end"][rec["code"] == HELD_MADE]])
         n_arr = int(np.count_nonzero((times >= w0) & (times < w1) & (times < scn.duration)))
-        q_join, q_leave = np.asarray(g.q_join), np.asarray(g.q_leave)
+        q_join, q_leave = rec.q_join, rec.q_leave
         diverted = code_all == Outcome.DIVERTED
         crossed_all = code_all == Outcome.CROSSED
         cost_hourly = hourly_costs(
-            scn.economics, g.cls, spec, n_hours, q_join, q_leave, np.asarray(g.q_wait0),
-            cargo_arr[np.asarray(g.q_unit, dtype=np.int64)] if cargo_arr is not None else None,
+            scn.economics, g.cls, spec, n_hours, q_join, q_leave, rec.q_wait0,
+            cargo_arr[rec.q_unit] if cargo_arr is not None else None,
             exit_all[gave_up_all], costs_all["lost"][gave_up_all],
             arr_all[diverted], costs_all["diversion"][diverted])
         costs = {c: float(v[inwin].sum()) for c, v in costs_all.items()}
         held_due, held_end, held_code = _EMPTY, _EMPTY, _EMPTY_CODE
         if g.responder is not None:
-            rec = g.responder.records()
-            held_due, held_code = rec["due"], rec["code"]
+            hr = g.responder.records()
+            held_due, held_code = hr["due"], hr["code"]
             # a trip given up before it was due was never late: its hold ends when due
-            held_end = np.maximum(np.where(np.isnan(rec["end"]), math.inf, rec["end"]),
+            held_end = np.maximum(np.where(np.isnan(hr["end"]), math.inf, hr["end"]),
                                   held_due)
-            hcargo = cargo_arr[rec["unit"]] if cargo_arr is not None else None
+            hcargo = cargo_arr[hr["unit"]] if cargo_arr is not None else None
             forgone = held_code == HELD_FORGONE
             hold_h = np.minimum(held_end, scn.duration) - held_due
             hc = held_costs(scn.economics, g.cls, hold_h, hcargo, forgone)
@@ -136,7 +131,10 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
             exit_all[crossed_all] - arr_all[crossed_all],
             float((cargo * wait).sum() / 24.0),
             float(cargo[gave_up_all[inwin]].sum()),
-            cost_hourly, held_due, held_end, held_code,
+            cost_hourly,
+            float((np.clip(q_leave, w0, w1) - np.clip(q_join, w0, w1)).sum()),
+            _event_keys(q_join, q_leave),
+            held_due, held_end, held_code,
         ))
     return out
 
@@ -145,31 +143,134 @@ _EMPTY = np.empty(0)
 _EMPTY_CODE = np.empty(0, dtype=np.int8)
 
 
-def _queue_max(groups: list[_GroupData], w0: float, w1: float, weighted: bool) -> float:
-    """Largest number (or km) of units waiting at any instant of [w0, w1)."""
-    ts, ds = [], []
-    for gd in groups:
-        wgt = gd.length_km if weighted else 1.0
-        ts.extend((gd.q_join, gd.q_leave))
-        ds.extend((np.full(len(gd.q_join), wgt), np.full(len(gd.q_leave), -wgt)))
-    if not ts:
-        return 0.0
-    t = np.concatenate(ts)
-    d = np.concatenate(ds)
-    keep = t < w1
-    t, d = t[keep], d[keep]
-    if len(t) == 0:
-        return 0.0
-    order = np.lexsort((d, t))           # at equal times, leaving before joining
-    t, running = t[order], np.cumsum(d[order])
-    first = np.searchsorted(t, w0, side="right")
-    at_w0 = running[first - 1] if first > 0 else 0.0
-    later = running[first:]
-    best = max(at_w0, later.max()) if len(later) else at_w0
+def _event_keys(q_join: np.ndarray, q_leave: np.ndarray) -> np.ndarray:
+    """Queue joins and leaves in time order, leaves first at equal times, as one sorted
+    array of integers: the bits of the (non-negative) time, shifted left, with a last bit of
+    1 for a join. One value sort, no argsort; times come back with :func:`_times`."""
+    keys = np.empty(len(q_join) + len(q_leave), dtype=np.uint64)
+    n = len(q_join)
+    # + 0.0 turns -0.0 into 0.0, whose bits sort first
+    keys[:n] = ((q_join + 0.0).view(np.uint64) << np.uint64(1)) | np.uint64(1)
+    keys[n:] = (q_leave + 0.0).view(np.uint64) << np.uint64(1)
+    keys.sort()
+    return keys
+
+
+def _times(keys: np.ndarray) -> np.ndarray:
+    return (keys >> np.uint64(1)).view(np.float64)
+
+
+def _joins(keys: np.ndarray) -> np.ndarray:
+    return (keys & np.uint64(1)).astype(bool)
+
+
+class _Queue:
+    """Units waiting over time in a set of groups: the merged, sorted join/leave keys
+    and the running count after each of them."""
+
+    def __init__(self, groups: list[_GroupData]):
+        keys = groups[0].events if len(groups) == 1 else np.sort(
+            np.concatenate([gd.events for gd in groups]))
+        self.keys = keys
+        self.t = _times(keys)
+        self.join = _joins(keys)
+        self.count = np.cumsum(np.where(self.join, 1, -1))
+
+    def window(self, w0: float, w1: float) -> tuple[int, int]:
+        """Index range of the events inside (w0, w1), and so [first-1] is the state at w0."""
+        end = int(np.searchsorted(self.t, w1, side="left"))
+        first = int(np.searchsorted(self.t[:end], w0, side="right"))
+        return first, end
+
+
+def _window_max(running: np.ndarray, first: int, end: int) -> float:
+    """Largest of the value at w0 (after event first-1) and the values after events
+    first..end-1, and 0."""
+    at_w0 = float(running[first - 1]) if first > 0 else 0.0
+    later = running[first:end]
+    best = max(at_w0, float(later.max())) if len(later) else at_w0
     return float(max(best, 0.0))
 
 
-def _metrics(groups: list[_GroupData], w0: float, w1: float) -> dict:
+class _Queues:
+    """The _Queue of each set of groups asked for, built once."""
+
+    def __init__(self):
+        self._made: dict[tuple[int, ...], _Queue] = {}
+
+    def of(self, groups: list[_GroupData]) -> _Queue:
+        key = tuple(id(gd) for gd in groups)
+        if key not in self._made:
+            self._made[key] = _Queue(groups)
+        return self._made[key]
+
+
+def _queue_max(groups: list[_GroupData], queues: _Queues, w0: float, w1: float,
+               weighted: bool) -> float:
+    """Largest number (or km) of units waiting at any instant of [w0, w1)."""
+    if not groups:
+        return 0.0
+    q = queues.of(groups)
+    first, end = q.window(w0, w1)
+    if not weighted:
+        return _window_max(q.count, first, end)
+    return _window_max(_km_running(groups, queues, end), first, end)
+
+
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each element of a sorted array: where its run of equal values starts, and how
+    long that run is."""
+    n = len(keys)
+    new = np.ones(n, dtype=bool)
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    run = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    return starts[run], np.bincount(run)[run]
+
+
+def _km_running(groups: list[_GroupData], queues: _Queues, end: int) -> np.ndarray:
+    """Km of units waiting after each of the first ``end`` events of the merged keys: the
+    running sum of ±length in time order, leaves before joins and, at one instant, in order
+    of the signed length (so the sum is the same number whatever order the groups come in)."""
+    q = queues.of(groups)
+    keys = q.keys[:end]
+    lengths = sorted({gd.length_km for gd in groups})
+    if len(lengths) == 1:
+        return np.cumsum(np.where(q.join[:end], lengths[0], -lengths[0]))
+    steps = np.zeros(end)
+    ties = bool(np.any(keys[1:] == keys[:-1]))
+    tied_at, tied_step = [np.empty(0, dtype=np.int64)], [np.empty(0)]
+    for length in lengths:
+        part = queues.of([gd for gd in groups if gd.length_km == length])
+        n = int(np.searchsorted(part.keys, keys[-1], side="right")) if end else 0
+        if n == 0:
+            continue
+        pk = part.keys[:n]
+        step = np.where(part.join[:n], length, -length)
+        at = np.searchsorted(keys, pk, side="left")    # where its run of equal keys starts
+        if not ties:
+            steps[at] = step
+            continue
+        if np.any(pk[1:] == pk[:-1]):
+            start, run_len = _runs(pk)
+            rank = np.arange(n) - start
+        else:
+            run_len, rank = 1, 0
+        after = at + run_len                # no event of another length at that instant
+        alone = (after >= end) | (keys[np.minimum(after, end - 1)] != pk)
+        steps[(at + rank)[alone]] = step[alone]
+        tied_at.append(at[~alone])
+        tied_step.append(step[~alone])
+    tied_at, tied_step = np.concatenate(tied_at), np.concatenate(tied_step)
+    if len(tied_at):
+        order = np.lexsort((tied_step, tied_at))
+        tied_at, tied_step = tied_at[order], tied_step[order]
+        start, _ = _runs(tied_at)
+        steps[tied_at + (np.arange(len(tied_at)) - start)] = tied_step
+    return np.cumsum(steps)
+
+
+def _metrics(groups: list[_GroupData], queues: _Queues, w0: float, w1: float) -> dict:
     m: dict[str, float] = {}
     code = np.concatenate([gd.code for gd in groups]) if groups else np.empty(0, int)
     counts = np.bincount(code, minlength=len(Outcome)) if len(code) else np.zeros(len(Outcome))
@@ -197,12 +298,11 @@ def _metrics(groups: list[_GroupData], w0: float, w1: float) -> dict:
     hours = 0.0
     person_hours = 0.0
     for gd in groups:
-        h = float((np.clip(gd.q_leave, w0, w1) - np.clip(gd.q_join, w0, w1)).sum())
-        hours += h
-        person_hours += h * gd.persons
+        hours += gd.hours
+        person_hours += gd.hours * gd.persons
     m["queue_mean"] = hours / span
-    m["queue_max"] = _queue_max(groups, w0, w1, weighted=False)
-    m["queue_max_km"] = _queue_max(groups, w0, w1, weighted=True)
+    m["queue_max"] = _queue_max(groups, queues, w0, w1, weighted=False)
+    m["queue_max_km"] = _queue_max(groups, queues, w0, w1, weighted=True)
     m["waiting_hours_total"] = hours
     m["person_hours_waiting"] = person_hours
     n_cross = sum(int(np.count_nonzero((gd.all_exit >= w0) & (gd.all_exit < w1)))
@@ -233,17 +333,22 @@ def _wait_hist(gd: _GroupData) -> np.ndarray:
     return np.bincount(bins, minlength=len(WAIT_EDGES_H)).astype(np.int32)
 
 
-def _series(gd: _GroupData, n_hours: int) -> tuple[np.ndarray, ...]:
-    """Units waiting at each hour mark; units crossed during each hour, with the sums of
-    their hours queued and of their hours in the system."""
+def _series(gd: _GroupData, queues: _Queues, n_hours: int) -> tuple[np.ndarray, ...]:
+    """Units waiting at each hour mark (joins minus leaves up to it); units crossed in each
+    hour, with the sums of their hours queued and in the system; trips held back at each
+    hour mark."""
     marks = np.arange(n_hours, dtype=float)
-    queue = (np.searchsorted(np.sort(gd.q_join), marks, side="right")
-             - np.searchsorted(np.sort(gd.q_leave), marks, side="right"))
+    q = queues.of([gd])
+    at = np.searchsorted(q.t, marks, side="right")
+    queue = (np.where(at > 0, q.count[np.maximum(at - 1, 0)], 0) if len(q.t)
+             else np.zeros(n_hours, dtype=np.int64))
     edges = np.arange(n_hours + 1, dtype=float)
     crossed = np.histogram(gd.all_exit, bins=edges)[0]
     wait_sum = np.histogram(gd.all_exit, bins=edges, weights=gd.all_exit_wait)[0]
     tis_sum = np.histogram(gd.all_exit, bins=edges, weights=gd.all_exit_tis)[0]
-    return queue.astype(float), crossed.astype(float), wait_sum, tis_sum
+    held = (np.searchsorted(np.sort(gd.held_due), marks, side="right")
+            - np.searchsorted(np.sort(gd.held_end), marks, side="right"))
+    return queue.astype(float), crossed.astype(float), wait_sum, tis_sum, held.astype(float)
 
 
 def measure(eng: Engine, scn: Scenario, replication: int) -> ReplicationResult:
@@ -254,24 +359,20 @@ def measure(eng: Engine, scn: Scenario, replication: int) -> ReplicationResult:
     for gd in data:
         for key in ((gd.crossing, gd.cls), (gd.crossing, ALL), (ALL, gd.cls), (ALL, ALL)):
             sets.setdefault(key, []).append(gd)
-    metrics = {key: _metrics(gs, w0, w1) for key, gs in sets.items()}
+    queues = _Queues()
+    metrics = {key: _metrics(gs, queues, w0, w1) for key, gs in sets.items()}
     costs = {key: {c: float(sum(gd.costs[c] for gd in gs)) for c in COMPONENTS}
              for key, gs in sets.items()}
     n_hours = int(math.ceil(scn.duration))
-    own = {(gd.crossing, gd.cls): _series(gd, n_hours) for gd in data}
-    queue, crossed, cost = {}, {}, {}
+    own = {(gd.crossing, gd.cls): _series(gd, queues, n_hours) for gd in data}
+    queue, crossed, cost, held = {}, {}, {}, {}
     for key, gs in sets.items():
         queue[key] = np.sum([own[(gd.crossing, gd.cls)][0] for gd in gs], axis=0)
         crossed[key] = np.sum([own[(gd.crossing, gd.cls)][1] for gd in gs], axis=0)
         cost[key] = np.sum([gd.cost_hourly for gd in gs], axis=0)
+        held[key] = np.sum([own[(gd.crossing, gd.cls)][4] for gd in gs], axis=0)
     wait_hist = {(gd.crossing, gd.cls): _wait_hist(gd) for gd in data}
     wait_sum = {key: own[key][2] for key in own}
     tis_sum = {key: own[key][3] for key in own}
-    marks = np.arange(n_hours, dtype=float)
-    held = {}
-    for key, gs in sets.items():
-        held[key] = np.sum([np.searchsorted(np.sort(gd.held_due), marks, side="right")
-                            - np.searchsorted(np.sort(gd.held_end), marks, side="right")
-                            for gd in gs], axis=0).astype(float)
     return ReplicationResult(replication, metrics, costs, queue, crossed, cost, wait_hist,
                              wait_sum, tis_sum, held)

@@ -187,6 +187,7 @@ def manifest(res: ExperimentResult, loaded: LoadedScenario, command: list[str],
         "duration_h": res.scenario.duration,
         "warmup_h": res.scenario.warmup,
         "cooldown_h": res.scenario.cooldown,
+        "engine": res.engine,
         "currency": res.scenario.economics.currency if res.scenario.economics else None,
         "versions": {
             "bordersim": __version__,

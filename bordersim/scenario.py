@@ -248,6 +248,19 @@ class Respond(Strict):
             return self.floor
         return self.floor + (1.0 - self.floor) / (1.0 + x ** self.steepness)
 
+    def threshold(self, u: float) -> float:
+        """The delay below which a trip of eagerness u (its uniform draw) sets off:
+        share(D) > u exactly when D < threshold(u) (inf when u is below the floor)."""
+        if u < self.floor:
+            return float("inf")
+        gap = u - self.floor
+        if gap <= 0:
+            return float("inf")
+        ratio = (1.0 - self.floor) / gap - 1.0
+        if ratio <= 0:
+            return 0.0
+        return self.reference_delay * ratio ** (1.0 / self.steepness)
+
     def shares(self, delay_h: np.ndarray) -> np.ndarray:
         """:meth:`share` of an array of delays."""
         with np.errstate(over="ignore", invalid="ignore"):
@@ -290,6 +303,10 @@ class Economics(Strict):
     cargo_time_cost_per_day: Annotated[float, Field(ge=0, le=1)] = 0.0
     spoilage: Spoilage | None = None
     lost_unit_value: dict[str, NonNeg | Literal["cargo"] | CargoShare] = Field(
+        default_factory=dict)
+    # what a trip held back and then given up before it set off loses (behaviour.respond);
+    # a class not named here loses its lost_unit_value
+    forgone_unit_value: dict[str, NonNeg | Literal["cargo"] | CargoShare] = Field(
         default_factory=dict)
 
 
@@ -520,6 +537,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
             cls_ok(("economics", "vehicle_cost_per_hour", k), k)
         for k in e.lost_unit_value:
             cls_ok(("economics", "lost_unit_value", k), k)
+        for k in e.forgone_unit_value:
+            cls_ok(("economics", "forgone_unit_value", k), k)
     return errors
 
 

@@ -6,9 +6,16 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 __all__ = ["Interval", "t_interval", "t_half_width", "paired_interval", "welch_interval"]
+
+
+def _t_quantile(p: float, df: float) -> float:
+    """Student-t quantile. scipy is imported here, on first use, so that importing bordersim
+    (and ``bordersim --help``) does not pay for scipy.stats."""
+    from scipy import stats as sps
+
+    return float(sps.t.ppf(p, df))
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ def t_half_width(values: np.ndarray, axis: int = 0, level: float = 0.95) -> np.n
     n = values.shape[axis]
     if n < 2:
         return np.full(np.delete(values.shape, axis), math.nan)
-    t = float(sps.t.ppf(0.5 + level / 2, n - 1))
+    t = _t_quantile(0.5 + level / 2, n - 1)
     return t * values.std(axis=axis, ddof=1) / math.sqrt(n)
 
 
@@ -72,5 +79,5 @@ def welch_interval(base, other, level: float = 0.95) -> Interval:
     if se == 0:
         return Interval(d, d, d, 0.0, min(nb, no))
     df = (vb + vo) ** 2 / (vb**2 / (nb - 1) + vo**2 / (no - 1))
-    half = float(sps.t.ppf(0.5 + level / 2, df)) * se
+    half = _t_quantile(0.5 + level / 2, df) * se
     return Interval(d, d - half, d + half, se, min(nb, no))

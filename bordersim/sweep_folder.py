@@ -82,10 +82,10 @@ def partial_folder(out: Path) -> Path:
 # --- the runs, wherever they happen -------------------------------------------------------
 
 def run_batch(task: tuple) -> list[tuple]:
-    """``(seed, metrics, [(point, scenario, [replications])])`` → one
+    """``(seed, metrics, [(point, scenario, [replications])], engine)`` → one
     ``(point, replication, [(crossing, class, [values])])`` per run. Only the chosen
     metrics come back: a run's hourly series stay where it ran."""
-    seed, metrics, items = task
+    seed, metrics, items, engine = task
     out = []
     for point, scn, reps in items:
         per_replication = None
@@ -94,7 +94,8 @@ def run_batch(task: tuple) -> list[tuple]:
         crossings = [*scn.crossings, ALL]
         classes = [*scn.classes, ALL]
         for r in reps:
-            res = simulate(per_replication.scenario(r) if per_replication else scn, r, seed)
+            res = simulate(per_replication.scenario(r) if per_replication else scn, r, seed,
+                           engine)
             present = res.metrics
             rows = [(c, k, [present[(c, k)][m] for m in metrics])
                     for c in crossings for k in classes if (c, k) in present]
@@ -103,7 +104,7 @@ def run_batch(task: tuple) -> list[tuple]:
 
 
 def _tasks(plan: SweepPlan, missing: list[tuple[int, int]], workers: int,
-           size: int | None = None) -> list[tuple]:
+           size: int | None = None, engine: str = "auto") -> list[tuple]:
     size = size or batch_size(len(missing), workers)
     tasks = []
     for i in range(0, len(missing), size):
@@ -115,7 +116,7 @@ def _tasks(plan: SweepPlan, missing: list[tuple[int, int]], workers: int,
             else:
                 items.append((p, plan.per_point[p] if plan.per_point else plan.scenarios[p],
                               [r]))
-        tasks.append((plan.seed, plan.metrics, items))
+        tasks.append((plan.seed, plan.metrics, items, engine))
     return tasks
 
 
@@ -449,22 +450,24 @@ def _create(work: Path, plan: SweepPlan, manifest: dict) -> None:
 def run_sweep(plan: SweepPlan, out: Path, executor: Executor, *, resume: bool = False,
               force: bool = False, progress: Callable[[int], None] | None = None,
               on_start: Callable[[int, int], None] | None = None,
-              command: list[str] | None = None, batch_runs: int | None = None
-              ) -> SweepOutcome:
+              command: list[str] | None = None, batch_runs: int | None = None,
+              engine: str = "auto") -> SweepOutcome:
     """Run every missing (point, replication) of the plan into ``out``.
 
     ``on_start(done_before, to_run)`` is called once the folder is ready;
     ``progress(k)`` as each batch of k runs is written. ``batch_runs`` fixes the runs
-    per task (default: :func:`bordersim.executors.batch_size`). One process at a time
-    writes a sweep folder: a second one is refused (FolderBusy) while the first runs."""
+    per task (default: :func:`bordersim.executors.batch_size`). ``engine``: as for
+    :func:`bordersim.experiment.simulate` (the runs are the same either way). One process
+    at a time writes a sweep folder: a second one is refused (FolderBusy) while the first
+    runs."""
     out = Path(out)
     with folder_lock(out, "bordersim sweep"):
         return _run_sweep(plan, out, executor, resume, force, progress, on_start,
-                          command or [], batch_runs)
+                          command or [], batch_runs, engine)
 
 
 def _run_sweep(plan, out, executor, resume, force, progress, on_start, command,
-               batch_runs) -> SweepOutcome:
+               batch_runs, engine) -> SweepOutcome:
     t0 = time.perf_counter()
     started = datetime.now()
     clean_stale(out)
@@ -494,7 +497,7 @@ def _run_sweep(plan, out, executor, resume, force, progress, on_start, command,
         resumes, started_first, done = 0, started.isoformat(timespec="seconds"), set()
         _create(work, plan, _manifest(plan, command, started, "running", executor.name))
     manifest = _manifest(plan, command, started, "running", executor.name,
-                         {"resumes": resumes})
+                         {"resumes": resumes, "engine": engine})
     manifest["started"] = started_first
     _write_manifest(work, manifest)
 
@@ -506,7 +509,7 @@ def _run_sweep(plan, out, executor, resume, force, progress, on_start, command,
         fd = os.open(work / RUNS, os.O_WRONLY | os.O_APPEND)
         fdi = os.open(work / INDEX, os.O_WRONLY | os.O_APPEND)
         try:
-            tasks = _tasks(plan, missing, executor.workers, batch_runs)
+            tasks = _tasks(plan, missing, executor.workers, batch_runs, engine)
             for results in executor.map_unordered(run_batch, tasks):
                 blocks = [(p, r, _block(plan, p, r, rows)) for p, r, rows in results]
                 _append(fd, "".join(b for _, _, b in blocks))

@@ -44,7 +44,7 @@ from bordersim import __version__
 from bordersim.calibrate.driver import AbcSettings, Generation, generations, run_abc
 from bordersim.calibrate.problem import CalibrationProblem, observations_sha
 from bordersim.executors import Executor
-from bordersim.folders import mark_folder, swap_into
+from bordersim.folders import folder_kind, mark_folder, swap_into
 from bordersim.loading import ScenarioError, dump_yaml
 from bordersim.model.arrivals import stream
 
@@ -234,13 +234,13 @@ def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs) -> list[float]:
 def _parameters_csv(problem: CalibrationProblem, rows, weights) -> str:
     """Per parameter: its prior range, and the posterior's weighted mean, median and 90%
     interval (in the sampler's units: hours for durations and dates)."""
-    out = [["path", "prior_low", "prior_high", "scale", "mean", "p05", "median", "p95",
-            "source"]]
+    out = [["path", "kind", "prior_low", "prior_high", "scale", "mean", "p05", "median",
+            "p95", "source"]]
     for p in problem.priors:
         x = np.array([r[p.name] for r in rows])
         q = weighted_quantiles(x, weights, (0.05, 0.5, 0.95))
-        out.append([p.path, p.low, p.high, p.scale, float((x * weights).sum()), q[0], q[1],
-                    q[2], p.source])
+        out.append([p.path, p.kind, p.low, p.high, p.scale, float((x * weights).sum()), q[0],
+                    q[1], q[2], p.source])
     return _csv_text(out)
 
 
@@ -282,9 +282,11 @@ def _prepare(out: Path, problem: CalibrationProblem, resume: bool, force: bool) 
             raise ScenarioError(str(out), [("", "is a file; expected a calibration folder")])
         try:
             old = json.loads(manifest.read_text())
-            kind = old.get("kind") if isinstance(old, dict) else None
         except (OSError, ValueError):
-            old, kind = None, None
+            old = None
+        if not isinstance(old, dict):
+            old = {}
+        kind = folder_kind(out)
         if kind != KIND:
             if any(out.iterdir()):
                 raise ScenarioError(str(out), [("", "exists and is not a calibration folder: "

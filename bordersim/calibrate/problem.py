@@ -169,7 +169,7 @@ class CalibrationProblem:
         from bordersim.experiment import simulate
 
         scn = self.scenario_for(values, fitted_only=fitted_only)
-        res = simulate(scn, replication, seed)
+        res = simulate(scn, replication, seed, self.engine)
         series = SeriesSet.from_results(scn, [res])
         out = np.full(len(self.used), np.nan)
         for j, (o, fit) in enumerate(zip(self.used, self.fitted, strict=True)):

@@ -87,7 +87,7 @@ class OrderedSampler(Sampler):
     is given each batch's (index, parameters, figures) to keep."""
 
     def __init__(self, executor: Executor, seed: int, *, budget: float = math.inf,
-                 used: int = 0, progress=None, cache=None, record=None, chunk: int = 4):
+                 used: int = 0, progress=None, cache=None, record=None, chunk: int = 2):
         super().__init__()
         self.executor = executor
         self.seed = seed

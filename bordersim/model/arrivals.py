@@ -37,8 +37,8 @@ def stream(seed: int, replication: int, *names: str) -> np.random.Generator:
 class ArrivalStream:
     crossing: str
     cls: str
-    times: np.ndarray           # hours, sorted
-    attrs: dict                 # purpose tuple -> list of floats, one per unit
+    times: np.ndarray           # hours: drawn arrivals in time order, then deferred trips
+    attrs: dict                 # purpose tuple -> array of floats, one per unit
 
 
 def day_offset_h(scn: Scenario) -> float:
@@ -189,7 +189,7 @@ def _attributes(scn: Scenario, seed: int, replication: int, crossing: str, cls: 
         values = rng.random(n) if dist is None else dist.sample(rng, n)
         if index is not None:
             values = values[index]
-        attrs[purpose] = values.tolist()
+        attrs[purpose] = values
     return attrs
 
 
@@ -236,5 +236,5 @@ def draw_arrivals(scn: Scenario, replication: int, seed: int, crossing: str, cls
                            ("surge",))
         times = np.concatenate([times, cand2[keep2]])
         for purpose, values in more.items():
-            attrs[purpose].extend(values)
+            attrs[purpose] = np.concatenate([attrs[purpose], values])
     return ArrivalStream(crossing, cls, times, attrs)

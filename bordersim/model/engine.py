@@ -4,38 +4,46 @@ Units move by callbacks on SimPy timeouts rather than one generator process
 each: a unit's path is fixed by the model, so a process per unit would only
 add a generator resume and a resource request per stage. Equal-time events
 keep SimPy's insertion order; nothing random decides ties.
+
+Each part of the border whose units can meet (share a lane, or divert to one
+another) has its own chain of arrivals, landing on the clock computed by
+:func:`bordersim.model.clock.arrival_clock`: what happens in one part never moves
+an event of another, so a part may as well be computed without events.
+
+Patience costs nothing once a unit has left its queue: the queue keeps its
+deadlines in its own heap of times (with the seq of the units due at each), the
+units that still wait by seq in a dict they leave with the queue, and SimPy
+holds one timeout per queue, for the earliest. Nothing keeps a unit alive after
+it has gone, and a deadline allocates nothing the garbage collector tracks.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from enum import IntEnum
+from heapq import heappop, heappush
 
+import numpy as np
 import simpy
 from simpy.events import Timeout
 
 from bordersim.model.arrivals import ArrivalStream
-from bordersim.model.timeline import StageSettings, Timeline
+from bordersim.model.clock import hops
+from bordersim.model.records import Outcome, Recorder, Records
+from bordersim.model.timeline import StageSettings
 
-__all__ = ["Outcome", "Group", "Engine"]
+__all__ = ["Outcome", "Group", "Engine", "ArrivalChain"]
 
 _WAITING, _IN_SERVICE, _GONE = 0, 1, 2
 
 
-class Outcome(IntEnum):
-    CROSSED = 0
-    RENEGED = 1
-    BALKED = 2
-    DIVERTED = 3
-    WAITING_AT_END = 4
-    IN_SERVICE_AT_END = 5
+def _seqs(value) -> list | tuple:
+    return value if isinstance(value, list) else (value,)
 
 
 class Unit:
-    __slots__ = ("g", "i", "t_arr", "stage", "wait_h", "t_join", "state", "seq", "joins",
-                 "lane", "diverted")
+    __slots__ = ("g", "i", "t_arr", "stage", "wait_h", "t_join", "state", "seq", "lane")
 
-    def __init__(self, g: Group, i: int, t_arr: float, diverted: bool = False):
+    def __init__(self, g: Group, i: int, t_arr: float):
         self.g = g
         self.i = i
         self.t_arr = t_arr
@@ -44,59 +52,94 @@ class Unit:
         self.t_join = t_arr
         self.state = _WAITING
         self.seq = 0
-        self.joins = 0
         self.lane = None
-        self.diverted = diverted
 
 
 class Group:
-    """One crossing × class: its route, its units' attributes and what happened to them."""
+    """One crossing × class: its route, its units' attributes and what happened to them
+    (``rec``, and the record arrays as attributes, once the run is over)."""
 
     def __init__(self, crossing: str, cls: str, arrivals: ArrivalStream,
-                 balk_over: int | None):
+                 balk_over: int | None = None):
         self.crossing = crossing
         self.cls = cls
         self.arrivals = arrivals
         self.attrs = arrivals.attrs
-        self.patience = arrivals.attrs.get(("patience",))
+        self.patience = None            # hours per unit (a list), where the class has it
         self.balk_over = balk_over
         self.route: list[StageRT] = []
         self.divert = None              # (queue_over, [(group, travel_h)]) or None
         self.responder = None           # a Responder when trips answer the visible delay
         self.draw_for_diverted = None   # callable(group) -> index of fresh attributes
         self.extra_arrivals: list[float] = []   # arrival times of units diverted here
-        # waiting intervals (one per queue visit) and outcomes, appended as they happen
-        self.q_join: list[float] = []
-        self.q_leave: list[float] = []
-        self.q_unit: list[int] = []       # the unit's index in this group's attributes
-        self.q_wait0: list[float] = []    # its waiting so far when this visit began
-        self.out_travel: list[float] = []   # hours driven away (diverted units), else 0
-        self.out_unit: list[int] = []
-        self.out_arr: list[float] = []
-        self.out_wait: list[float] = []
-        self.out_exit: list[float] = []
-        self.out_code: list[int] = []
+        self.engine = "des"             # or "recursion": which engine ran this group
+        self.rec: Records | None = None
+        self._log: Recorder | None = None
+
+    def start_log(self) -> None:
+        """Buffers for the event engine; visits and outcomes are appended as they happen."""
+        log = self._log = Recorder()
+        self._qj, self._ql = log.q_join.append, log.q_leave.append
+        self._qu, self._qw = log.q_unit.append, log.q_wait0.append
+        self._ou, self._ow = log.out_unit.append, log.out_wait.append
+        self._oe, self._oc = log.out_exit.append, log.out_code.append
+
+    def end_log(self) -> None:
+        self.rec = self._log.records()
+        self._log = None
 
     def waited(self, u: Unit, t_leave: float) -> None:
         """Close the unit's current queue visit at t_leave and add it to its waiting."""
-        self.q_join.append(u.t_join)
-        self.q_leave.append(t_leave)
-        self.q_unit.append(u.i)
-        self.q_wait0.append(u.wait_h)
+        self._qj(u.t_join)
+        self._ql(t_leave)
+        self._qu(u.i)
+        self._qw(u.wait_h)
         u.wait_h += t_leave - u.t_join
 
     def record(self, u: Unit, code: int, t_exit: float, travel_h: float = 0.0) -> None:
-        self.out_travel.append(travel_h)
-        self.out_unit.append(u.i)
-        self.out_arr.append(u.t_arr)
-        self.out_wait.append(u.wait_h)
-        self.out_exit.append(t_exit)
-        self.out_code.append(code)
+        if travel_h:
+            self._log.travel_at.append(len(self._log.out_code))
+            self._log.travel_h.append(travel_h)
+        self._ou(u.i)
+        self._ow(u.wait_h)
+        self._oe(t_exit)
+        self._oc(code)
+
+    # the records, as numpy arrays
+    q_join = property(lambda self: self.rec.q_join)
+    q_leave = property(lambda self: self.rec.q_leave)
+    q_unit = property(lambda self: self.rec.q_unit)
+    q_wait0 = property(lambda self: self.rec.q_wait0)
+    out_unit = property(lambda self: self.rec.out_unit)
+    out_wait = property(lambda self: self.rec.out_wait)
+    out_exit = property(lambda self: self.rec.out_exit)
+    out_code = property(lambda self: self.rec.out_code)
+    out_travel = property(lambda self: self.rec.out_travel)
+
+    @property
+    def arrival_times(self) -> np.ndarray:
+        """Arrival time of every unit index: drawn arrivals (a trip held back arrives when
+        it is made, and never when it is given up or still held: NaN), then units diverted
+        here."""
+        times = self.arrivals.times
+        if self.responder is not None:
+            held = self.responder.records()
+            if len(held["unit"]):
+                times = times.copy()
+                made = held["code"] == 0
+                times[held["unit"]] = np.where(made, held["end"], np.nan)
+        if not self.extra_arrivals:
+            return times
+        return np.concatenate([times, np.asarray(self.extra_arrivals)])
+
+    @property
+    def out_arr(self) -> np.ndarray:
+        return self.arrival_times[self.rec.out_unit]
 
 
 class LaneRT:
     __slots__ = ("name", "stage", "booths", "busy", "queues", "items", "single", "n_waiting",
-                 "svc", "secondary", "mean_svc")
+                 "svc", "secondary", "mean_svc", "deadlines", "due", "patient", "timers")
 
     def __init__(self, name: str, stage: StageRT, booths: int, classes: list[str],
                  secondary: bool):
@@ -111,6 +154,10 @@ class LaneRT:
         self.svc: dict[str, list] = {}
         self.secondary = secondary
         self.mean_svc: dict[str, float] = {}
+        self.deadlines: list = []   # heap of the times units' patience runs out
+        self.due: dict = {}         # such a time -> seq of the unit due then (a list: several)
+        self.patient: dict = {}     # seq -> unit, for those still waiting here
+        self.timers: list = []      # heap of times SimPy will wake this queue at
 
 
 class StageRT:
@@ -130,6 +177,33 @@ class StageRT:
         return self.lanes + list(self.secondary.values())
 
 
+class ArrivalChain:
+    """The arrivals of one part of the border as one chain of timeouts, in time order
+    (equal times in group order, then unit order). A step without a group only carries
+    the chain on, where one delay could not land exactly on the next arrival's clock."""
+
+    __slots__ = ("eng", "delays", "groups", "units", "times", "k")
+
+    def __init__(self, eng: Engine, delays: list[float], groups: list, units: list[int],
+                 times: list[float]):
+        self.eng, self.delays, self.groups, self.units, self.times = (eng, delays, groups,
+                                                                      units, times)
+        self.k = 0
+
+    def start(self) -> None:
+        if self.delays:
+            Timeout(self.eng.env, self.delays[0]).callbacks.append(self.fire)
+
+    def fire(self, _ev) -> None:
+        k = self.k
+        self.k = k + 1
+        if k + 1 < len(self.delays):
+            Timeout(self.eng.env, self.delays[k + 1]).callbacks.append(self.fire)
+        g = self.groups[k]
+        if g is not None:
+            self.eng.arrive(g, self.units[k], self.times[k])
+
+
 class Engine:
     def __init__(self, env: simpy.Environment, horizon_h: float, day_offset_h: float):
         self.env = env
@@ -138,30 +212,14 @@ class Engine:
         self.alive: dict[Unit, None] = {}   # units at a crossing, in arrival order
         self._seq = 0
         self.stages: dict[tuple[str, str], StageRT] = {}
-        self.groups: list[Group] = []
+        self.groups: list[Group] = []       # every group, whichever engine computes it
+        self.chains: list[ArrivalChain] = []
+        self._done_cb = self._done
 
     # ---- arrivals -------------------------------------------------------------------
-    def start_arrivals(self, groups: list[Group]) -> None:
-        """One chain of timeouts over all groups' arrivals, merged in time order."""
-        merged = []
-        for gi, g in enumerate(groups):
-            merged.extend((t, gi, i) for i, t in enumerate(g.arrivals.times.tolist()))
-        merged.sort()
-        self._arrivals = merged
-        self._next_arrival = 0
-        if merged:
-            ev = Timeout(self.env, merged[0][0])
-            ev.callbacks.append(self._on_arrival)
-
-    def _on_arrival(self, _ev) -> None:
-        arrivals = self._arrivals
-        k = self._next_arrival
-        t, gi, i = arrivals[k]
-        self._next_arrival = k + 1
-        if k + 1 < len(arrivals):
-            ev = Timeout(self.env, arrivals[k + 1][0] - t)
-            ev.callbacks.append(self._on_arrival)
-        self.arrive(self.groups[gi], i, t)
+    def start_arrivals(self) -> None:
+        for chain in self.chains:
+            chain.start()
 
     def arrive(self, g: Group, i: int, t: float, diverted: bool = False,
                released: bool = False) -> None:
@@ -169,7 +227,7 @@ class Engine:
         held trip ``released`` now; or a unit ``diverted`` here from elsewhere)."""
         if g.responder is not None and not (diverted or released) and g.responder.holds(i, t):
             return
-        u = Unit(g, i, t, diverted)
+        u = Unit(g, i, t)
         self.alive[u] = None
         can_divert = g.divert is not None and not diverted
         if can_divert or g.balk_over is not None:
@@ -189,7 +247,11 @@ class Engine:
 
     def _unqueue(self, u: Unit, now: float) -> None:
         """The unit leaves the queue it waits in; its waiting so far is recorded."""
-        u.lane.n_waiting -= 1
+        lane = u.lane
+        lane.n_waiting -= 1
+        patient = lane.patient
+        if patient:
+            patient.pop(u.seq, None)
         u.g.waited(u, now)
 
     def expected_delay(self, g: Group) -> float:
@@ -266,35 +328,80 @@ class Engine:
 
     def _enqueue(self, u: Unit, lane: LaneRT) -> None:
         """Join a lane (or a secondary pool); patience runs while the unit waits in any queue."""
-        u.t_join = self.env.now
+        now = self.env.now
+        u.t_join = now
         u.state = _WAITING
         u.lane = lane
-        u.joins += 1
         self._seq += 1
         u.seq = self._seq
         lane.queues[u.g.cls].append(u)
         lane.n_waiting += 1
         self.dispatch(lane)
         if u.state == _WAITING and u.g.patience is not None:
-            remaining = u.g.patience[u.i] - u.wait_h
-            ev = Timeout(self.env, max(0.0, remaining), (u, u.joins))
-            ev.callbacks.append(self._on_patience)
+            delay = u.g.patience[u.i] - u.wait_h
+            if not delay > 0.0:     # as max(0.0, delay)
+                delay = 0.0
+            due = now + delay
+            seq = u.seq
+            first = lane.due.setdefault(due, seq)
+            if first == seq:
+                heappush(lane.deadlines, due)
+            else:       # several units due at one time renege in the order they joined
+                lane.due[due] = [*first, seq] if isinstance(first, list) else [first, seq]
+            lane.patient[seq] = u
+            timers = lane.timers
+            if not timers or timers[0] > due:
+                heappush(timers, due)
+                ev = Timeout(self.env, delay, lane)
+                ev.callbacks.append(self._on_patience)
 
     def _on_patience(self, ev) -> None:
-        """Patience runs out: the unit reneges if it still waits in the queue it was
-        waiting in when the timer was set."""
-        u, joins = ev.value
-        if u.state == _WAITING and u.joins == joins:
-            now = self.env.now
-            self._unqueue(u, now)
-            self._finish(u, Outcome.RENEGED, now)
+        """The queue's earliest deadline: units whose patience runs out now renege if they
+        still wait in the queue they were waiting in when their deadline was set; then
+        SimPy is asked to wake the queue at its next deadline (unless it will already)."""
+        lane: LaneRT = ev.value
+        heappop(lane.timers)
+        now = self.env.now
+        dl, patient, dues = lane.deadlines, lane.patient, lane.due
+        while dl and dl[0] <= now:
+            seqs = dues.pop(heappop(dl))
+            for seq in _seqs(seqs):
+                u = patient.get(seq)
+                if u is not None:
+                    self._unqueue(u, now)
+                    self._finish(u, Outcome.RENEGED, now)
+        while dl and not any(seq in patient for seq in _seqs(dues[dl[0]])):
+            del dues[heappop(dl)]   # deadlines of units that have left: never scheduled
+        if dl and (not lane.timers or lane.timers[0] > dl[0]):
+            due = dl[0]
+            heappush(lane.timers, due)
+            self._call_at(due, self._on_patience, lane)
+
+    def _call_at(self, when: float, callback, value) -> None:
+        """Run callback(event) with event.value == value at exactly ``when``."""
+        delays = hops(self.env.now, when)
+        if len(delays) == 1:
+            Timeout(self.env, delays[0], value).callbacks.append(callback)
+        else:
+            ev = Timeout(self.env, delays[0], (delays[1], callback, value))
+            ev.callbacks.append(self._hop)
+
+    def _hop(self, ev) -> None:
+        delay, callback, value = ev.value
+        Timeout(self.env, delay, value).callbacks.append(callback)
 
     def _pick(self, lane: LaneRT, st: StageSettings) -> Unit | None:
-        if lane.secondary:
-            cls, q = lane.single
+        single = lane.single
+        if single is not None:      # one class: no priority to weigh
+            cls, q = single
             while q and q[0].state != _WAITING:
                 q.popleft()
-            return q.popleft() if q and cls not in st.closed else None
+            if not q or cls in st.closed:
+                return None
+            if (st.quota_per_day and not lane.secondary and cls in st.quota_per_day
+                    and not self._quota_ok(lane.stage, st, cls)):
+                return None
+            return q.popleft()
         best_q = None
         best_key = None
         for cls, q in lane.items:
@@ -336,7 +443,7 @@ class Engine:
             used = lane.stage.quota_used
             used[cls] = used.get(cls, 0) + 1
         ev = Timeout(self.env, lane.svc[cls][u.i] * st.factor(cls), u)
-        ev.callbacks.append(self._done)
+        ev.callbacks.append(self._done_cb)
 
     def _done(self, ev) -> None:
         u: Unit = ev.value
@@ -391,15 +498,16 @@ class Engine:
             self._unqueue(u, now)
             self._next_stage(u)   # a new join (or crossing) voids this visit's patience check
 
-    def schedule_changes(self, timeline: Timeline) -> None:
-        for ch in timeline.changes:
+    def schedule_changes(self, changes: list, has_quota: bool) -> None:
+        """Policy changes of the stages this engine runs (StageChange, in time order)."""
+        for ch in changes:
             stage = self.stages[(ch.crossing, ch.stage)]
             if ch.time_h <= 0:
                 self.apply_settings(stage, ch.settings)
                 continue
             ev = Timeout(self.env, ch.time_h, (stage, ch.settings))
             ev.callbacks.append(lambda e: self.apply_settings(*e.value))
-        if timeline.has_quota:
+        if has_quota:
             self.env.process(self._midnights())
 
     def _midnights(self):
@@ -415,7 +523,8 @@ class Engine:
 
     # ---- the end --------------------------------------------------------------------------
     def close(self) -> None:
-        """Record every unit still at a crossing when the run ends (waits censored at the end)."""
+        """Record every unit still at a crossing when the run ends (waits censored at the end)
+        and hand the records over as arrays."""
         end = self.horizon_h
         for u in self.alive:
             g = u.g
@@ -425,3 +534,6 @@ class Engine:
             else:
                 g.record(u, Outcome.IN_SERVICE_AT_END, float("nan"))
         self.alive = {}
+        for g in self.groups:
+            if g.engine == "des":
+                g.end_log()

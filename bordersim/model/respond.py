@@ -43,7 +43,9 @@ class Responder:
         self.give_up = g.attrs[("give-up",)]
         self.lead = g.attrs.get(("lead",))
         self.every = spec.report_every
-        self.reports: list[float] = []
+        # reports[k] is the delay published at k × every; n_reports of them so far
+        self.reports = np.zeros(int(eng.horizon_h / self.every) + 2)
+        self.n_reports = 0
         self.heap: list[tuple[float, int]] = []       # (u, trip) of trips still held
         self.deadlines: list[tuple[float, int]] = []  # (deadline, trip), a heap
         self.slot: dict[int, int] = {}                # trip -> its row while held
@@ -70,8 +72,12 @@ class Responder:
 
     def _fill(self, k: int) -> None:
         """Reports up to index k; a trip falling due at a report's instant may ask first."""
-        while len(self.reports) <= k:
-            self.reports.append(self.eng.expected_delay(self.g))
+        if self.n_reports <= k:
+            delay = self.eng.expected_delay(self.g)
+            if k >= len(self.reports):
+                self.reports = np.concatenate([self.reports, np.zeros(k + 1)])
+            self.reports[self.n_reports:k + 1] = delay
+            self.n_reports = k + 1
 
     def visible(self, t: float) -> float:
         """The delay acted on at time t: the latest report at t - lag."""
@@ -80,7 +86,7 @@ class Responder:
             return 0.0
         k = int(math.floor(x / self.every + 1e-9))
         self._fill(k)
-        return self.reports[k]
+        return float(self.reports[k])
 
     # ---- trips -------------------------------------------------------------------------
     def holds(self, i: int, t: float) -> bool:
@@ -120,9 +126,9 @@ class Responder:
         times = np.arange(k0, k1 + 1) * self.every
         x = times - self.spec.lag
         idx = np.floor(np.maximum(x, 0) / self.every + 1e-9).astype(np.int64)
-        self._fill(int(idx.max()))
-        delays = np.where(x < 0, 0.0, np.asarray(self.reports)[idx])
-        ok = np.flatnonzero(u < self.spec.shares(delays))
+        self._fill(int(idx[-1]))
+        delays = np.where(x < 0, 0.0, self.reports[idx])
+        ok = np.flatnonzero(delays < self.spec.threshold(u))
         return float(times[ok[0]]) if len(ok) else None
 
     def _set_off(self, i: int, row: int, at: float, lead: float) -> None:

@@ -117,7 +117,8 @@ def test_a_killed_run_leaves_no_process_and_loses_nothing(earlier, moment, sig):
     # SIGTERM before the command has started (still importing) kills at once; after, the
     # command unwinds and exits with 128 + 15
     assert code in ((-signal.SIGKILL,) if sig == signal.SIGKILL
-                    else (-signal.SIGTERM, 128 + signal.SIGTERM))
+                    else (-signal.SIGTERM, 128 + signal.SIGTERM)), \
+        f"exit {code}: {proc.stderr.read().decode(errors='replace')[-3000:]}"
     assert none_left(tag), f"processes left running: {tagged(tag)}"
     # the earlier folder, byte for byte, or (killed after the swap) a complete new one
     assert out.is_dir()

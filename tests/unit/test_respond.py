@@ -266,3 +266,24 @@ def test_a_held_trip_given_up_before_it_was_due_is_never_late():
     assert (m["held"], m["forgone"], m["held_at_end"]) == (5, 5, 0)
     assert res.costs[("x", "truck")]["held"] == 0.0
     assert res.held[("x", "truck")].max() == 0
+
+
+def test_a_load_given_up_before_setting_off_costs_its_forgone_value_when_given():
+    """As above, with a forgone-unit value of a tenth of the cargo: 7 x $1,000 lost."""
+    data = _scenario({"reference_delay": "1h", "hold_max": "2h", "give_up": 1.0},
+                     policy=[{"at": 0, "closed": ["truck"]}],
+                     economics={"lost_unit_value": {"truck": "cargo"},
+                                "forgone_unit_value": {"truck": {"cargo_share": 0.1}}})
+    res = simulate(scenario_from_dict(data).scenario, 0, 1)
+    assert res.costs[("x", "truck")]["lost"] == pytest.approx(7 * 1000)
+
+
+@pytest.mark.parametrize("floor,steepness", [(0.0, 2.0), (0.3, 1.0), (0.1, 8.0)])
+def test_the_threshold_delay_is_where_the_share_passes_a_trips_draw(floor, steepness):
+    r = Respond(reference_delay="5h", steepness=steepness, floor=floor)
+    for u in (0.05, 0.2, 0.35, 0.5, 0.77, 0.99):
+        d = r.threshold(u)
+        if u < floor:
+            assert d == math.inf and r.share(1e12) > u
+            continue
+        assert r.share(d * 0.999) > u > r.share(d * 1.001)

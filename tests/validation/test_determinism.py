@@ -169,7 +169,8 @@ def _assert_same_units(a: dict, b: dict, keys) -> None:
         common = attrs_a.keys() & attrs_b.keys()
         assert common, key
         for purpose in common:
-            assert attrs_a[purpose] == attrs_b[purpose], (key, purpose)
+            np.testing.assert_array_equal(attrs_a[purpose], attrs_b[purpose],
+                                          err_msg=str((key, purpose)))
 
 
 POLICY_VARIANTS = {
@@ -227,7 +228,8 @@ def test_lower_demand_only_drops_units():
             assert np.array_equal(ta[outside], tb[(tb < 24) | (tb >= 72)]), key
             assert len(tb) < len(ta), key
             for purpose, values in attrs_a.items():
-                assert list(np.asarray(values)[idx]) == attrs_b[purpose], (key, purpose)
+                np.testing.assert_array_equal(np.asarray(values)[idx], attrs_b[purpose],
+                                              err_msg=str((key, purpose)))
 
 
 def test_higher_demand_later_leaves_earlier_units_alone():
