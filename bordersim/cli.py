@@ -69,9 +69,56 @@ def run_options(default: str = "the scenario's", json_help: str = "Print the sum
     return decorate
 
 
-scheduler_option = click.option(
-    "--scheduler", metavar="ADDR",
-    help="Run on a Dask distributed cluster, e.g. tcp://host:8786, instead of local processes.")
+def scheduler_option(fn):
+    """--scheduler ADDR and Dask's TLS files; the command gets ``scheduler`` as None, or a
+    Cluster (address and TLS files) that the executors take wherever an address goes."""
+    @functools.wraps(fn)
+    def wrapper(*args, scheduler=None, tls_ca_file=None, tls_cert=None, tls_key=None,
+                **kwargs):
+        return fn(*args, scheduler=_cluster(scheduler, tls_ca_file, tls_cert, tls_key),
+                  **kwargs)
+
+    options = [
+        click.option("--scheduler", metavar="ADDR",
+                     help="Run on a Dask distributed cluster, e.g. tcp://host:8786 (or "
+                          "tls://host:8786 with the --tls options), instead of local "
+                          "processes. Use only a cluster you trust: its results are "
+                          "unpickled here."),
+        click.option("--tls-ca-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="With a tls:// --scheduler: the certificate authority that signed "
+                          "the cluster's certificates (PEM)."),
+        click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path),
+                     help="With a tls:// --scheduler: this client's certificate (PEM)."),
+        click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path),
+                     help="With a tls:// --scheduler: this client's private key (PEM; may be "
+                          "in the --tls-cert file)."),
+    ]
+    for opt in reversed(options):
+        wrapper = opt(wrapper)
+    return wrapper
+
+
+def _cluster(address, ca_file, cert, key):
+    """The Dask cluster to use, checked before anything runs; None for local processes."""
+    from bordersim.executors import Cluster
+
+    tls = {"--tls-ca-file": ca_file, "--tls-cert": cert, "--tls-key": key}
+    given = [name for name, value in tls.items() if value is not None]
+    if address is None:
+        if given:
+            _fail(f"{given[0]}: applies to a Dask cluster; give its tls:// --scheduler")
+        return None
+    scheme = address.split("://", 1)[0] if "://" in address else "tcp"
+    if given and scheme != "tls":
+        _fail(f"--scheduler: the TLS options need a tls:// address, got {address}")
+    if scheme == "tls" and given:
+        if ca_file is None or cert is None:
+            _fail("--tls-ca-file and --tls-cert: both are needed for a tls:// cluster "
+                  "(--tls-key too unless the key is in the certificate file)")
+        for name, value in tls.items():
+            if value is not None and not Path(value).is_file():
+                _fail(f"{name}: {value}: file not found")
+    return Cluster(address, *(str(v) if v is not None else None for v in (ca_file, cert, key)))
 
 engine_option = click.option(
     "--engine", type=click.Choice(["auto", "des"]), default="auto", show_default=True,
@@ -165,6 +212,32 @@ def cli() -> None:
     Run `bordersim COMMAND --help` for a command's options and examples; docs/ in the
     repository describes the scenario format, the results files and the Python API.
     """
+    _exit_cleanly_on_termination(click.get_current_context())
+
+
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP: unwinds like an exit, so that worker pools are stopped and
+    half-written folders removed, then leaves with status 128 + the signal's number."""
+
+
+def _exit_cleanly_on_termination(ctx: click.Context) -> None:
+    """While a command runs (in the main thread), SIGTERM and SIGHUP raise Terminated
+    instead of killing the process where it stands; the earlier handlers come back after."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        raise Terminated(128 + signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        previous = signal.signal(sig, handler)
+        ctx.call_on_close(lambda sig=sig, previous=previous: signal.signal(sig, previous))
 
 
 @cli.command()
