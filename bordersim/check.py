@@ -1,14 +1,11 @@
-"""``bordersim check``: observed queue figures beside the simulation at the same time.
+"""``bordersim check``: observed figures beside the simulation at the same time.
 
-An observation names a date (noon when no time is given), a crossing (a
-name, names joined with ``+``, or ``all``), a class (a name, ``all``,
-``all_vehicles`` = every class but pedestrians, ``cargo`` = classes with a
-cargo value, ``persons`` = persons rather than units), a metric
-(``waiting_units`` at that instant, ``crossed_per_day`` over that calendar
-day, ``crossed_per_hour`` over the hour from that time) and an observed range.
-The simulated figure of each replication is summed over the named crossings
-and classes; the observation counts as reproduced when the mean over
-replications lies inside the observed range.
+What an observation says and how its simulated figure is read is in
+:mod:`bordersim.observations`. The observation counts as reproduced when the
+mean over replications lies inside the observed range; it lies inside the 90%
+predictive interval when the observed range meets the interval between the 5th
+and 95th percentiles of the replications' figures (with posterior runs, that
+interval carries parameter and Monte Carlo uncertainty).
 """
 
 from __future__ import annotations
@@ -16,188 +13,120 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from bordersim.distributions import to_datetime
-from bordersim.loading import ScenarioError, scenario_from_dict
+from bordersim.loading import ScenarioError
+from bordersim.metrics import clip
+from bordersim.observations import (
+    COLUMNS,
+    GROUPS,
+    METRICS,
+    Observation,
+    SeriesSet,
+    figures,
+    read_observations,
+)
 from bordersim.results import SERIES_FILE
-from bordersim.scenario import ALL, Scenario
 from bordersim.stats import Interval, t_interval
 
 __all__ = ["Observation", "Verdict", "read_observations", "load_series", "check",
-           "write_check"]
-
-COLUMNS = ("date", "crossing", "class", "metric", "value_low", "value_high", "source",
-           "confidence", "note")
-METRICS = ("waiting_units", "crossed_per_day", "crossed_per_hour")
-GROUPS = ("all", "all_vehicles", "cargo", "persons")
-
-
-@dataclass(frozen=True)
-class Observation:
-    row: int
-    when: datetime
-    crossing: str
-    cls: str
-    metric: str
-    low: float
-    high: float
-    source: str
-    note: str
+           "write_check", "COLUMNS", "METRICS", "GROUPS"]
 
 
 @dataclass(frozen=True)
 class Verdict:
     obs: Observation
     simulated: Interval | None     # None when the time is outside the run
+    p05: float = math.nan          # 5th and 95th percentiles over replications
+    p95: float = math.nan
+    fitted: bool | None = None     # whether a calibration fitted it (posterior runs)
 
     def as_dict(self) -> dict:
         iv = self.simulated
         def num(x):
-            return (None if x is None or math.isnan(x) else x)
+            return (None if x is None or math.isnan(x) or math.isinf(x) else x)
         return {"date": self.obs.when.isoformat(timespec="minutes"),
+                "until": self.obs.until.isoformat(timespec="minutes") if self.obs.until
+                else None,
                 "crossing": self.obs.crossing, "class": self.obs.cls,
                 "metric": self.obs.metric, "value_low": self.obs.low,
-                "value_high": self.obs.high,
+                "value_high": num(self.obs.high),
                 "sim_mean": num(iv.mean) if iv else None,
                 "sim_ci_low": num(iv.ci_low) if iv else None,
                 "sim_ci_high": num(iv.ci_high) if iv else None,
-                "inside": self.inside, "source": self.obs.source}
+                "sim_p05": num(self.p05), "sim_p95": num(self.p95),
+                "inside": self.inside, "inside_90": self.inside_90,
+                "fitted": self.fitted, "confidence": self.obs.confidence,
+                "source": self.obs.source}
 
     @property
     def inside(self) -> bool | None:
         if self.simulated is None or math.isnan(self.simulated.mean):
             return None
-        return self.obs.low <= self.simulated.mean <= self.obs.high
+        return self.obs.contains(self.simulated.mean)
+
+    @property
+    def inside_90(self) -> bool | None:
+        if self.simulated is None or math.isnan(self.p05) or self.simulated.n < 2:
+            return None
+        return self.p05 <= self.obs.high and self.obs.low <= self.p95
 
 
-def read_observations(path: Path) -> list[Observation]:
-    shown = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(shown, [("", "observations file not found")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError(shown, [("", f"cannot read the file: {e}")]) from None
-    reader = csv.DictReader(text.splitlines())
-    missing = [c for c in COLUMNS[:6] if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ScenarioError(shown, [("header", f"missing column(s) {', '.join(missing)}; "
-                                               f"expected {','.join(COLUMNS)}")])
-    out, problems = [], []
-    for n, rec in enumerate(reader, start=2):
-        where = f"line {n}"
-        try:
-            raw = rec["date"].strip()
-            when = to_datetime(raw)
-            if "T" not in raw and " " not in raw:
-                when += timedelta(hours=12)
-        except (ValueError, AttributeError) as e:
-            problems.append((f"{where}, date", str(e)))
-            continue
-        metric = (rec["metric"] or "").strip()
-        if metric not in METRICS:
-            problems.append((f"{where}, metric", f"expected one of {', '.join(METRICS)}, "
-                                                 f"got {metric!r}"))
-            continue
-        try:
-            low, high = float(rec["value_low"]), float(rec["value_high"])
-        except (TypeError, ValueError):
-            problems.append((f"{where}, value_low/value_high", "expected two numbers"))
-            continue
-        if low > high:
-            problems.append((f"{where}, value_low", f"low {low:g} is above high {high:g}"))
-            continue
-        out.append(Observation(n, when, rec["crossing"].strip(), rec["class"].strip(), metric,
-                               low, high, (rec.get("source") or "").strip(),
-                               (rec.get("note") or "").strip()))
-    if problems:
-        raise ScenarioError(shown, problems)
-    return out
+def load_series(results_dir: Path) -> SeriesSet:
+    """The hourly series of every replication; a missing or damaged folder is refused with a
+    message naming the file (see :mod:`bordersim.readback`)."""
+    from bordersim.readback import (
+        SERIES_ARRAYS,
+        SERIES_OPTIONAL,
+        read_npz,
+        verify_results_folder,
+    )
 
-
-@dataclass(frozen=True)
-class Series:
-    scenario: Scenario
-    queue: np.ndarray      # [replication, group, hour]
-    crossed: np.ndarray
-    crossings: list[str]
-    classes: list[str]
-
-
-def load_series(results_dir: Path) -> Series:
     d = Path(results_dir)
-    shown = str(results_dir)
     if not d.is_dir():
-        raise ScenarioError(shown, [("", "results folder not found")])
-    for name in ("scenario.resolved.yaml", SERIES_FILE, "manifest.json"):
-        if not (d / name).exists():
-            raise ScenarioError(shown, [(name, "missing: is this a results folder written by "
-                                               "`bordersim run`?")])
-    data = yaml.safe_load((d / "scenario.resolved.yaml").read_text())
-    scn = scenario_from_dict(data, str(d / "scenario.resolved.yaml")).scenario
-    with np.load(d / SERIES_FILE) as z:
-        return Series(scn, z["queue"], z["crossed"], [str(x) for x in z["crossing"]],
-                      [str(x) for x in z["cls"]])
+        raise ScenarioError(str(results_dir), [("", "results folder not found")])
+    scn = verify_results_folder(d, str(results_dir))
+    z = read_npz(d, SERIES_FILE, SERIES_ARRAYS, SERIES_OPTIONAL)
+    arrays = {name: z[name] for name in ("queue", "crossed", "wait_sum", "tis_sum", "held")
+              if name in z}
+    return SeriesSet(scn, [str(x) for x in z["crossing"]], [str(x) for x in z["cls"]], arrays)
 
 
-def _weights(series: Series, obs: Observation, shown: str) -> np.ndarray:
-    scn = series.scenario
-    names = list(scn.crossings) if obs.crossing == ALL else obs.crossing.split("+")
-    for c in names:
-        if c not in scn.crossings:
-            raise ScenarioError(shown, [(f"line {obs.row}, crossing",
-                                         f"unknown crossing '{c}' (the results know "
-                                         f"{', '.join(scn.crossings)})")])
-    if obs.cls not in scn.classes and obs.cls not in GROUPS:
-        raise ScenarioError(shown, [(f"line {obs.row}, class",
-                                     f"unknown class '{obs.cls}' (expected a class of the "
-                                     f"scenario or one of {', '.join(GROUPS)})")])
-    w = np.zeros(len(series.crossings))
-    for j, (c, k) in enumerate(zip(series.crossings, series.classes, strict=True)):
-        if c not in names:
-            continue
-        spec = scn.classes[k]
-        if obs.cls == k or obs.cls == ALL:
-            w[j] = 1.0
-        elif obs.cls == "all_vehicles":
-            w[j] = 0.0 if k == "pedestrian" else 1.0
-        elif obs.cls == "cargo":
-            w[j] = 1.0 if spec.cargo_value is not None else 0.0
-        elif obs.cls == "persons":
-            w[j] = spec.persons
-    return w
+def fitted_rows(results_dir: Path, observations: Path) -> set[int] | None:
+    """The lines of the observations file that the calibration behind a posterior run
+    fitted; None when the run used no posterior, or its calibration fitted another file."""
+    import hashlib
+    import json
+
+    try:
+        man = json.loads((Path(results_dir) / "manifest.json").read_text())
+        post = man.get("posterior") or {}
+        same = post["observations_sha256"] == hashlib.sha256(
+            Path(observations).read_bytes()).hexdigest()
+        rows = set(post["fitted_rows"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return rows if same else None
 
 
-def check(results_dir: Path, observations: Path) -> list[Verdict]:
+def check(results_dir: Path, observations: Path, fitted: set[int] | None = None
+          ) -> list[Verdict]:
+    """Every observation beside the results' figure; ``fitted`` holds the file lines a
+    calibration fitted (for posterior runs), to mark which figures were out of sample."""
     series = load_series(results_dir)
-    obs_list = read_observations(observations)
-    start = series.scenario.start
-    n_hours = series.queue.shape[2]
     out = []
-    for obs in obs_list:
-        w = _weights(series, obs, str(observations))
-        h = (obs.when - start) / timedelta(hours=1)
-        if obs.metric == "waiting_units":
-            lo = hi = int(math.floor(h))
-            per_rep = np.tensordot(series.queue[:, :, lo], w, axes=([1], [0])) \
-                if 0 <= lo < n_hours else None
-        else:
-            if obs.metric == "crossed_per_day":
-                day0 = datetime(obs.when.year, obs.when.month, obs.when.day)
-                lo = int(round((day0 - start) / timedelta(hours=1)))
-                hi = lo + 24
-            else:
-                lo = int(math.floor(h))
-                hi = lo + 1
-            per_rep = (np.tensordot(series.crossed[:, :, lo:hi].sum(axis=2), w,
-                                    axes=([1], [0]))
-                       if 0 <= lo and hi <= n_hours else None)
-        out.append(Verdict(obs, None if per_rep is None else t_interval(per_rep)))
+    for obs in read_observations(observations):
+        per_rep = figures(series, obs, str(observations))
+        fit = None if fitted is None else obs.row in fitted
+        if per_rep is None:
+            out.append(Verdict(obs, None, fitted=fit))
+            continue
+        finite = per_rep[np.isfinite(per_rep)]
+        p05, p95 = (np.percentile(finite, [5, 95]) if len(finite) else (math.nan, math.nan))
+        # every observed figure is a count, a rate or a wait: its interval is cut at zero
+        out.append(Verdict(obs, clip(t_interval(per_rep)), float(p05), float(p95), fit))
     return out
 
 
@@ -207,7 +136,8 @@ def write_check(path: Path, verdicts: list[Verdict]) -> None:
 
     tmp = path.with_name(f".{path.name}.tmp")
     fields = ["date", "crossing", "class", "metric", "value_low", "value_high", "sim_mean",
-              "sim_ci_low", "sim_ci_high", "inside", "source"]
+              "sim_ci_low", "sim_ci_high", "inside", "source", "until", "sim_p05", "sim_p95",
+              "inside_90", "fitted", "confidence"]
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(fields)

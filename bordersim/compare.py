@@ -28,13 +28,13 @@ from bordersim.stats import Interval, paired_interval, t_interval, welch_interva
 
 __all__ = ["Run", "CompareInput", "Row", "Comparison", "COMPARE_FILE", "COLUMNS",
            "DEFAULT_METRICS", "read_run", "plan_compare", "compare_runs", "compare_csv",
-           "write_compare", "comparison_table", "comparison_notes", "rows_as_dicts", "shown_keys",
-           "is_results_folder", "is_compare_folder"]
+           "write_compare", "comparison_table", "comparison_notes", "headline", "shown_metrics",
+           "rows_as_dicts", "shown_keys", "is_results_folder", "is_compare_folder"]
 
 COMPARE_FILE = "compare.csv"
 INDEX_FILE = "compare.json"
 COLUMNS = ("scenario", "crossing", "class", "metric", "base_mean", "mean", "diff_mean",
-           "diff_ci_low", "diff_ci_high", "paired")
+           "diff_ci_low", "diff_ci_high", "paired", "diff_p05", "diff_p95", "param_share")
 # what the printed table shows unless asked for more; compare.csv has every metric
 DEFAULT_METRICS = ("crossed", "wait_mean_h", "wait_p95_h", "queue_mean", "queue_max",
                    "cost_total")
@@ -63,6 +63,9 @@ class Run:
     keys: list[Key]            # (crossing, class), scenario order, totals included
     metrics: list[str]
     values: dict               # key -> {metric: array over replications 0..n-1}
+    currency: str | None = None
+    posterior: str | None = None   # the calibration whose draws the replications ran
+    reference: dict | None = None  # the same replications at the scenario's own values
 
     @property
     def crossings(self) -> set[str]:
@@ -71,6 +74,41 @@ class Run:
 
 def _num(text: str) -> float:
     return float(text) if text not in ("", None) else math.nan
+
+
+def _read_replications(path: Path, n: int, shown: str) -> tuple[list, list, dict]:
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        head = reader.fieldnames or []
+        if head[:3] != ["replication", "crossing", "class"]:
+            raise ScenarioError(shown, [(path.name, "expected the columns "
+                                                    "replication,crossing,class,...")])
+        metrics = head[3:]
+        rows = list(reader)
+    keys: list[Key] = []
+    table: dict = {}
+    for rec in rows:
+        key = (rec["crossing"], rec["class"])
+        if key not in table:
+            keys.append(key)
+            table[key] = {m: np.full(n, math.nan) for m in metrics}
+        try:
+            r = int(rec["replication"])
+        except (TypeError, ValueError):
+            raise ScenarioError(shown, [(path.name, "a replication number that is not a "
+                                                    "whole number")]) from None
+        if not 0 <= r < n:
+            raise ScenarioError(shown, [(path.name, f"replication {r} outside the "
+                                                    f"{n} of manifest.json")])
+        for m in metrics:
+            table[key][m][r] = _num(rec[m])
+    counts = {key: sum(1 for rec in rows if (rec["crossing"], rec["class"]) == key)
+              for key in keys}
+    short = [key for key, c in counts.items() if c != n]
+    if short or not keys:
+        raise ScenarioError(shown, [(path.name, f"expected {n} replications of every "
+                                                "crossing and class")])
+    return keys, metrics, table
 
 
 def read_run(folder: Path, label: str | None = None, source: str | None = None) -> Run:
@@ -86,39 +124,20 @@ def read_run(folder: Path, label: str | None = None, source: str | None = None) 
         raise ScenarioError(shown, [("", f"not a results folder: no {' or '.join(missing)} "
                                          "(expected a folder written by `bordersim run`, "
                                          "or a scenario file)")])
-    try:
-        man = json.loads((folder / "manifest.json").read_text())
-        seed, n, name = int(man["seed"]), int(man["replications"]), str(man["scenario"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise ScenarioError(shown, [("manifest.json", f"unreadable ({e})")]) from None
-    with open(folder / "replications.csv", newline="") as f:
-        reader = csv.DictReader(f)
-        head = reader.fieldnames or []
-        if head[:3] != ["replication", "crossing", "class"]:
-            raise ScenarioError(shown, [("replications.csv", "expected the columns "
-                                                             "replication,crossing,class,...")])
-        metrics = head[3:]
-        rows = list(reader)
-    keys: list[Key] = []
-    table: dict = {}
-    for rec in rows:
-        key = (rec["crossing"], rec["class"])
-        if key not in table:
-            keys.append(key)
-            table[key] = {m: np.full(n, math.nan) for m in metrics}
-        r = int(rec["replication"])
-        if not 0 <= r < n:
-            raise ScenarioError(shown, [("replications.csv", f"replication {r} outside the "
-                                                             f"{n} of manifest.json")])
-        for m in metrics:
-            table[key][m][r] = _num(rec[m])
-    counts = {key: sum(1 for rec in rows if (rec["crossing"], rec["class"]) == key)
-              for key in keys}
-    short = [key for key, c in counts.items() if c != n]
-    if short or not keys:
-        raise ScenarioError(shown, [("replications.csv", f"expected {n} replications of every "
-                                                         "crossing and class")])
-    return Run(label or folder.name, name, shown, seed, n, keys, metrics, table)
+    from bordersim.readback import read_manifest, verify_results_folder
+
+    # a damaged folder is refused whole, naming the file; the scenario's own name (a name
+    # of [a-z0-9_-], checked) labels it, since it becomes a folder inside the compare folder
+    name = verify_results_folder(folder, shown).name
+    man = read_manifest(folder)
+    seed, n = man["seed"], man["replications"]
+    keys, metrics, table = _read_replications(folder / "replications.csv", n, shown)
+    reference = None
+    if (folder / "reference_replications.csv").is_file():
+        reference = _read_replications(folder / "reference_replications.csv", n, shown)[2]
+    post = man.get("posterior") if isinstance(man.get("posterior"), dict) else None
+    return Run(label or folder.name, name, shown, seed, n, keys, metrics, table,
+               man.get("currency"), post.get("posterior_sha256") if post else None, reference)
 
 
 @dataclass(frozen=True)
@@ -135,6 +154,13 @@ class CompareInput:
         if self.loaded is not None:
             return set(self.loaded.scenario.crossings)
         return self.run.crossings
+
+    @property
+    def currency(self) -> str | None:
+        if self.loaded is not None:
+            econ = self.loaded.scenario.economics
+            return econ.currency if econ else None
+        return self.run.currency
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -202,6 +228,9 @@ class Row:
     diff: Interval
     paired: bool
     unpaired_half: float        # Welch half-width of the same difference, for comparison
+    p05: float = math.nan       # percentiles of the per-replication differences (paired)
+    p95: float = math.nan
+    param_share: float = math.nan   # of their variance, what the parameters account for
 
     @property
     def excludes_zero(self) -> bool | None:
@@ -243,16 +272,24 @@ class Comparison:
 
 
 def compare_runs(base: Run, other: Run) -> Comparison:
-    paired = base.seed == other.seed and base.replications == other.replications
+    from bordersim.experiment import percentiles, variance_share
+
+    paired = (base.seed == other.seed and base.replications == other.replications
+              and base.posterior == other.posterior)
     if paired:
         why = (f"paired: same seed {base.seed} and {base.replications} replications, "
                "interval of the per-replication differences")
+        if base.posterior:
+            why += "; replication r of both ran the same posterior draw"
     else:
         what = []
         if base.seed != other.seed:
             what.append(f"seed {other.seed} vs. {base.seed}")
         if base.replications != other.replications:
             what.append(f"{other.replications} vs. {base.replications} replications")
+        if base.posterior != other.posterior:
+            what.append("different posteriors" if base.posterior and other.posterior
+                        else "a posterior run against one without")
         why = f"unpaired ({', '.join(what)}): Welch interval"
     common = [k for k in base.keys if k in other.values]
     metrics = [m for m in base.metrics if m in other.metrics]
@@ -262,8 +299,15 @@ def compare_runs(base: Run, other: Run) -> Comparison:
             b, o = base.values[key][m], other.values[key][m]
             welch = welch_interval(b, o)
             diff = paired_interval(b, o) if paired else welch
+            p05, p95, share = math.nan, math.nan, math.nan
+            if paired:
+                p05, p95 = percentiles(o - b)
+                if base.reference is not None and other.reference is not None and \
+                        key in base.reference and key in other.reference:
+                    share = variance_share(o - b, other.reference[key][m]
+                                           - base.reference[key][m])
             rows.append(Row(other.label, *key, m, t_interval(b).mean, t_interval(o).mean,
-                            diff, paired, welch.half_width))
+                            diff, paired, welch.half_width, p05, p95, share))
     return Comparison(base.label, other.label, paired, why, rows,
                       [k for k in base.keys if k not in other.values],
                       [k for k in other.keys if k not in base.values])
@@ -276,18 +320,22 @@ def compare_csv(comparisons: list[Comparison]) -> str:
     for comp in comparisons:
         for r in comp.rows:
             vals = [r.scenario, r.crossing, r.cls, r.metric, r.base_mean, r.mean, r.diff.mean,
-                    r.diff.ci_low, r.diff.ci_high, "true" if r.paired else "false"]
+                    r.diff.ci_low, r.diff.ci_high, "true" if r.paired else "false",
+                    r.p05, r.p95, r.param_share]
             lines.append(",".join(fmt(v) for v in vals))
     return "\n".join(lines) + "\n"
 
 
 def write_compare(out: Path, inputs: list[CompareInput], results: dict,
                   command: list[str], started: datetime | None = None,
-                  finished: datetime | None = None) -> tuple[Path, list[Comparison]]:
+                  finished: datetime | None = None,
+                  metrics: list[str] | None = None, *,
+                  force: bool = False) -> tuple[Path, list[Comparison]]:
     """Write the compare folder atomically: one results folder per input (``results`` maps a
     label to the ExperimentResult of a scenario file; results folders are copied), then
-    compare.csv and compare.json."""
-    from bordersim.results import atomic_folder, write_results
+    compare.csv and compare.json (which records the ``metrics`` asked for, what the report
+    leads with). An earlier compare folder at ``out`` is replaced only with ``force``."""
+    from bordersim.results import atomic_folder, mark_folder, write_results
 
     finished = finished or datetime.now()
     started = started or finished
@@ -302,6 +350,7 @@ def write_compare(out: Path, inputs: list[CompareInput], results: dict,
             else:
                 shutil.copytree(inp.path, dest,
                                 ignore=shutil.ignore_patterns(".*", "report.html", "figures"))
+                mark_folder(dest, "results")
             runs.append(read_run(dest, inp.label, str(inp.path)))
         comparisons.extend(compare_runs(runs[0], r) for r in runs[1:])
         (tmp / COMPARE_FILE).write_text(compare_csv(comparisons))
@@ -314,63 +363,96 @@ def write_compare(out: Path, inputs: list[CompareInput], results: dict,
                              "only_in_base": [list(k) for k in c.only_base],
                              "only_in_scenario": [list(k) for k in c.only_other]}
                             for c in comparisons],
+            "metrics": shown_metrics(metrics, costs=inputs[0].currency is not None),
             "command": command,
             "started": started.isoformat(timespec="seconds"),
             "finished": finished.isoformat(timespec="seconds"),
         }
         (tmp / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
 
-    folder = atomic_folder(out, write)
+    folder = atomic_folder(out, write, "compare", force=force)
     return folder, comparisons
 
 
 # -- printing -------------------------------------------------------------------------------
 
 def _g(x: float, sign: bool = False) -> str:
-    if math.isnan(x):
-        return "-"
-    if x == 0:
-        return "0"
-    s = "+" if sign else ""
-    a = abs(x)
-    if a >= 1000:
-        return f"{x:{s},.0f}"
-    if a >= 10:
-        return f"{x:{s}.1f}"
-    return f"{x:{s}.3g}"
+    from bordersim.numbers import num
+
+    text = num(x, dash="-")
+    return f"+{text}" if sign and x > 0 else text
 
 
-def comparison_table(comp: Comparison, metrics: list[str] | None = None) -> str:
-    """The differences of one scenario from BASE, for people: one row per crossing × class
-    × metric, with the 95% interval, whether it excludes zero and how much pairing narrowed
-    it."""
-    metrics = list(metrics or DEFAULT_METRICS)
+def shown_metrics(metrics: list[str] | None, costs: bool = True) -> list[str]:
+    """The metrics a comparison shows: the total cost first (when the scenarios have costs),
+    then those asked for (by default DEFAULT_METRICS)."""
+    if metrics:
+        metrics = list(metrics)
+    else:
+        metrics = [m for m in DEFAULT_METRICS if costs or m != "cost_total"]
+    lead = ["cost_total"] if costs or "cost_total" in metrics else []
+    return [*lead, *[m for m in metrics if m != "cost_total"]]
+
+
+def headline(comp: Comparison, currency: str | None = None) -> str:
+    """One line: the total cost of BASE and of the scenario, and the difference with its CI."""
+    from bordersim.numbers import money, money_difference
+
+    r = next((r for r in comp.rows
+              if (r.crossing, r.cls, r.metric) == (ALL, ALL, "cost_total")), None)
+    if r is None or math.isnan(r.mean):
+        return ""
+    verdict = {True: ", excludes 0", False: ", includes 0", None: ""}[r.excludes_zero]
+    return (f"total cost: {comp.base} {money(r.base_mean, currency)}, {comp.scenario} "
+            f"{money(r.mean, currency)}; difference "
+            f"{money_difference(r.diff.mean, r.diff.ci_low, r.diff.ci_high, currency)}"
+            f"{verdict}")
+
+
+def comparison_table(comp: Comparison, metrics: list[str] | None = None,
+                     currency: str | None = None) -> str:
+    """The differences of one scenario from BASE, for people: the total cost first, then one
+    block per metric (cost first, then those asked for) with a row per crossing × class: both
+    means, the difference, its 95% interval, whether that excludes zero and how much pairing
+    narrowed it."""
+    from bordersim.metrics import label
+
     keys = shown_keys(list(dict.fromkeys((r.crossing, r.cls) for r in comp.rows)))
     by = {(r.crossing, r.cls, r.metric): r for r in comp.rows}
-    header = ["crossing", "class", "metric", comp.base, comp.scenario, "difference",
-              "95% CI", "excludes 0"]
+    header = ["crossing", "class", comp.base, comp.scenario, "difference", "95% CI",
+              "excludes 0"]
     if comp.paired:
         header.append("paired/unpaired width")
-    lines = [header]
-    for key in keys:
-        for m in metrics:
+    blocks: list[tuple[str, list[list[str]]]] = []
+    for m in shown_metrics(metrics, costs=currency is not None):
+        lines = []
+        for key in keys:
             r = by.get((*key, m))
             if r is None:
                 continue
             ci = "-" if math.isnan(r.diff.ci_low) else \
                 f"[{_g(r.diff.ci_low, True)}, {_g(r.diff.ci_high, True)}]"
             ex = {True: "yes", False: "no", None: "-"}[r.excludes_zero]
-            row = [*key, m, _g(r.base_mean), _g(r.mean), _g(r.diff.mean, True), ci, ex]
+            row = [*key, _g(r.base_mean), _g(r.mean), _g(r.diff.mean, True), ci, ex]
             if comp.paired:
                 row.append("-" if math.isnan(r.narrowing) else f"{r.narrowing:.2f}")
             lines.append(row)
-    widths = [max(len(x[i]) for x in lines) for i in range(len(header))]
+        if lines:
+            blocks.append((f"{label(m, currency)}, {m}:", lines))
+    every = [header] + [row for _, rows in blocks for row in rows]
+    widths = [max(len(x[i]) for x in every) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(v.ljust(w) if i < 2 else v.rjust(w)
+                         for i, (v, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+
     text = []
-    for j, row in enumerate(lines):
-        text.append("  ".join(v.ljust(w) if i < 3 else v.rjust(w)
-                              for i, (v, w) in enumerate(zip(row, widths, strict=True))).rstrip())
-        if j == 0:
-            text.append("  ".join("-" * w for w in widths))
+    head = headline(comp, currency)
+    if head:
+        text += [head, ""]
+    text += [line(header), "  ".join("-" * w for w in widths)]
+    for i, (title, rows) in enumerate(blocks):
+        text += ([] if i == 0 else [""]) + [title] + [line(r) for r in rows]
     return "\n".join(text)
 
 

@@ -10,6 +10,10 @@ waited ``w`` hours in all (censored at the end of the run):
 - ``lost``       = the lost-unit value of a unit that reneged or balked
 - ``diversion``  = the drive to another crossing, valued like waiting (time and
   cargo time over the travel hours)
+- ``held``       = for a trip held back by the visible delay (``behaviour.respond``),
+  the hours it was held × cargo value × cargo time cost per day / 24: the load
+  reaches its buyer that much later; no time cost (nobody queues). A held trip that
+  is given up counts its forgone-unit value (else its lost-unit value) in ``lost``.
 
 :func:`hourly_costs` spreads the same amounts over the hours in which they
 accrue, for the time series.
@@ -21,9 +25,10 @@ import numpy as np
 
 from bordersim.scenario import CargoShare, ClassSpec, Economics
 
-__all__ = ["COMPONENTS", "unit_costs", "hourly_costs", "lost_value"]
+__all__ = ["COMPONENTS", "unit_costs", "hourly_costs", "lost_value", "held_costs",
+           "hourly_held_costs"]
 
-COMPONENTS = ("time", "cargo_time", "spoilage", "lost", "diversion")
+COMPONENTS = ("time", "cargo_time", "spoilage", "lost", "diversion", "held")
 
 
 def _per_hour(econ: Economics, cls: str, spec: ClassSpec) -> float:
@@ -49,9 +54,13 @@ def _spoiled(econ: Economics, spec: ClassSpec, cargo: np.ndarray,
     return spec.perishable_share * cargo * -np.expm1(-econ.spoilage.rate_per_day * late_days)
 
 
-def lost_value(econ: Economics, cls: str, cargo: np.ndarray | None, n: int) -> np.ndarray:
-    """What each unit of the class loses if it gives up its trip."""
+def lost_value(econ: Economics, cls: str, cargo: np.ndarray | None, n: int,
+               forgone: bool = False) -> np.ndarray:
+    """What each unit of the class loses if it gives up its trip (``forgone``: before
+    setting off, when the class has a forgone_unit_value)."""
     value = econ.lost_unit_value.get(cls)
+    if forgone and cls in econ.forgone_unit_value:
+        value = econ.forgone_unit_value[cls]
     if value is None:
         return np.zeros(n)
     if value == "cargo":
@@ -84,7 +93,37 @@ def unit_costs(econ: Economics | None, cls: str, spec: ClassSpec, wait_h: np.nda
         "spoilage": zero if cargo is None else _spoiled(econ, spec, cargo, wait_h),
         "lost": np.where(gave_up, lost_value(econ, cls, cargo, n), 0.0),
         "diversion": travel * (per_hour + cargo_rate),
+        "held": zero,
     }
+
+
+def held_costs(econ: Economics | None, cls: str, hold_h: np.ndarray,
+               cargo: np.ndarray | None, forgone: np.ndarray) -> dict[str, np.ndarray]:
+    """Costs of trips held back before setting off: the cargo's time over the hold
+    (``held``) and the lost-unit value of those given up (``lost``)."""
+    n = len(hold_h)
+    if econ is None:
+        return {"held": np.zeros(n), "lost": np.zeros(n)}
+    rate = np.zeros(n) if cargo is None else _cargo_per_hour(econ, cargo)
+    return {"held": hold_h * rate,
+            "lost": np.where(forgone, lost_value(econ, cls, cargo, n, forgone=True), 0.0)}
+
+
+def hourly_held_costs(econ: Economics | None, n_hours: int, due: np.ndarray,
+                      end: np.ndarray, cargo: np.ndarray | None, forgone_at: np.ndarray,
+                      forgone_value: np.ndarray) -> np.ndarray:
+    """Cost of held trips accrued in each hour: cargo time over each hold, and the value
+    of a trip given up in the hour it is given up."""
+    out = np.zeros(n_hours)
+    if econ is None or not len(due):
+        return out
+    if cargo is not None and econ.cargo_time_cost_per_day > 0:
+        out += _accrued_linear(due, np.minimum(end, float(n_hours)),
+                               _cargo_per_hour(econ, cargo), n_hours)
+    if len(forgone_at):
+        out += np.histogram(forgone_at, bins=np.arange(n_hours + 1, dtype=float),
+                            weights=forgone_value)[0]
+    return out
 
 
 def _accrued_linear(join: np.ndarray, leave: np.ndarray, rate: np.ndarray,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
+from bordersim.distributions import brief
 from bordersim.loading import ScenarioError
 
 __all__ = ["Executor", "LocalExecutor", "DaskExecutor", "make_executor", "batch_size",
@@ -140,10 +141,18 @@ def _reachable(address: str) -> None:
     import socket
     from urllib.parse import urlsplit
 
-    parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    if parts.scheme != "tcp" or not parts.hostname:
-        return
     try:
+        parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    except ValueError as e:
+        raise ScenarioError("--scheduler", [("", f"not an address: {brief(address)} "
+                                                 f"({e})")]) from None
+    if parts.scheme not in ("tcp", "tls"):
+        raise ScenarioError("--scheduler", [("", f"expected the address of a Dask scheduler "
+                                                 f"on the network, tcp://HOST:PORT or "
+                                                 f"tls://HOST:PORT, got {brief(address)}")])
+    try:
+        if not parts.hostname:
+            raise ValueError("no host name")
         port = parts.port or 8786
         socket.create_connection((parts.hostname, port), timeout=5).close()
     except (OSError, ValueError) as e:

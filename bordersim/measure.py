@@ -12,8 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bordersim.economics import COMPONENTS, hourly_costs, unit_costs
+from bordersim.economics import (
+    COMPONENTS,
+    held_costs,
+    hourly_costs,
+    hourly_held_costs,
+    unit_costs,
+)
 from bordersim.model import Engine, Outcome
+from bordersim.model.respond import HELD_AT_END, HELD_FORGONE, HELD_MADE
 from bordersim.scenario import ALL, Scenario
 
 __all__ = ["METRICS", "ReplicationResult", "measure", "WAIT_EDGES_H"]
@@ -24,6 +31,7 @@ METRICS = (
     "wait_max_h", "time_in_system_mean_h", "queue_mean", "queue_max", "queue_max_km",
     "waiting_hours_total", "person_hours_waiting", "crossed_per_day", "cost_total",
     "cargo_value_days_delayed", "cargo_value_lost",
+    "held", "forgone", "held_at_end", "hold_mean_h",
 )
 
 
@@ -36,6 +44,9 @@ class ReplicationResult:
     crossed: dict        # (crossing, class) -> units crossed during each hour (array)
     cost: dict = None    # (crossing, class) -> cost accrued during each hour (array)
     wait_hist: dict = None  # (crossing, class) -> crossed units per WAIT_EDGES_H bin (array)
+    wait_sum: dict = None   # (crossing, class) -> hours queued by the units crossed in each hour
+    tis_sum: dict = None    # (crossing, class) -> hours in system of the units crossed in each hour
+    held: dict = None       # (crossing, class) -> trips held back at each hour mark
 
 
 @dataclass
@@ -53,11 +64,16 @@ class _GroupData:
     n_arrivals: int
     costs: dict
     all_exit: np.ndarray   # exit times of every crossed unit, whatever its arrival
+    all_exit_wait: np.ndarray   # their hours queued
+    all_exit_tis: np.ndarray    # their hours from arrival to crossing
     cargo_days: float      # Σ cargo value × days waited, units arriving in the window
     cargo_lost: float      # Σ cargo value of units in the window that gave up
     cost_hourly: np.ndarray
     hours: float           # unit-hours waiting inside the window
     events: np.ndarray     # queue joins and leaves as sorted keys (see _event_keys)
+    held_due: np.ndarray   # trips held back by the visible delay: when they were due,
+    held_end: np.ndarray   # when they arrived or were given up (inf: still held at the end;
+    held_code: np.ndarray  # never before due), and how it ended (model.respond HELD_*)
 
 
 def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_GroupData]:
@@ -83,23 +99,48 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
         n_arr = int(np.count_nonzero((times >= w0) & (times < w1) & (times < scn.duration)))
         q_join, q_leave = rec.q_join, rec.q_leave
         diverted = code_all == Outcome.DIVERTED
+        crossed_all = code_all == Outcome.CROSSED
         cost_hourly = hourly_costs(
             scn.economics, g.cls, spec, n_hours, q_join, q_leave, rec.q_wait0,
             cargo_arr[rec.q_unit] if cargo_arr is not None else None,
             exit_all[gave_up_all], costs_all["lost"][gave_up_all],
             arr_all[diverted], costs_all["diversion"][diverted])
+        costs = {c: float(v[inwin].sum()) for c, v in costs_all.items()}
+        held_due, held_end, held_code = _EMPTY, _EMPTY, _EMPTY_CODE
+        if g.responder is not None:
+            hr = g.responder.records()
+            held_due, held_code = hr["due"], hr["code"]
+            # a trip given up before it was due was never late: its hold ends when due
+            held_end = np.maximum(np.where(np.isnan(hr["end"]), math.inf, hr["end"]),
+                                  held_due)
+            hcargo = cargo_arr[hr["unit"]] if cargo_arr is not None else None
+            forgone = held_code == HELD_FORGONE
+            hold_h = np.minimum(held_end, scn.duration) - held_due
+            hc = held_costs(scn.economics, g.cls, hold_h, hcargo, forgone)
+            hwin = (held_due >= w0) & (held_due < w1)
+            costs["held"] += float(hc["held"][hwin].sum())
+            costs["lost"] += float(hc["lost"][hwin].sum())
+            cost_hourly = cost_hourly + hourly_held_costs(
+                scn.economics, n_hours, held_due, held_end, hcargo, held_end[forgone],
+                hc["lost"][forgone])
         out.append(_GroupData(
             g.crossing, g.cls, spec.length_m / 1000.0, spec.persons,
             arr_all[inwin], wait, exit_all[inwin], code, q_join, q_leave, n_arr,
-            {c: float(v[inwin].sum()) for c, v in costs_all.items()},
-            exit_all[code_all == Outcome.CROSSED],
+            costs,
+            exit_all[crossed_all], wait_all[crossed_all],
+            exit_all[crossed_all] - arr_all[crossed_all],
             float((cargo * wait).sum() / 24.0),
             float(cargo[gave_up_all[inwin]].sum()),
             cost_hourly,
             float((np.clip(q_leave, w0, w1) - np.clip(q_join, w0, w1)).sum()),
             _event_keys(q_join, q_leave),
+            held_due, held_end, held_code,
         ))
     return out
+
+
+_EMPTY = np.empty(0)
+_EMPTY_CODE = np.empty(0, dtype=np.int8)
 
 
 def _event_keys(q_join: np.ndarray, q_leave: np.ndarray) -> np.ndarray:
@@ -270,6 +311,14 @@ def _metrics(groups: list[_GroupData], queues: _Queues, w0: float, w1: float) ->
     m["cost_total"] = float(sum(sum(gd.costs.values()) for gd in groups))
     m["cargo_value_days_delayed"] = float(sum(gd.cargo_days for gd in groups))
     m["cargo_value_lost"] = float(sum(gd.cargo_lost for gd in groups))
+    held = [(gd.held_end[w] - gd.held_due[w], gd.held_code[w]) for gd in groups
+            for w in [(gd.held_due >= w0) & (gd.held_due < w1)]]
+    codes = np.concatenate([c for _, c in held]) if held else _EMPTY_CODE
+    m["held"] = float(len(codes))
+    m["forgone"] = float(np.count_nonzero(codes == HELD_FORGONE))
+    m["held_at_end"] = float(np.count_nonzero(codes == HELD_AT_END))
+    made = np.concatenate([h[c == HELD_MADE] for h, c in held]) if held else _EMPTY
+    m["hold_mean_h"] = float(made.mean()) if len(made) else math.nan
     return m
 
 
@@ -284,15 +333,22 @@ def _wait_hist(gd: _GroupData) -> np.ndarray:
     return np.bincount(bins, minlength=len(WAIT_EDGES_H)).astype(np.int32)
 
 
-def _series(gd: _GroupData, queues: _Queues, n_hours: int) -> tuple[np.ndarray, np.ndarray]:
-    """Units waiting at each hour mark (joins minus leaves up to it) and crossed in each hour."""
+def _series(gd: _GroupData, queues: _Queues, n_hours: int) -> tuple[np.ndarray, ...]:
+    """Units waiting at each hour mark (joins minus leaves up to it); units crossed in each
+    hour, with the sums of their hours queued and in the system; trips held back at each
+    hour mark."""
     marks = np.arange(n_hours, dtype=float)
     q = queues.of([gd])
     at = np.searchsorted(q.t, marks, side="right")
     queue = (np.where(at > 0, q.count[np.maximum(at - 1, 0)], 0) if len(q.t)
              else np.zeros(n_hours, dtype=np.int64))
-    crossed = np.histogram(gd.all_exit, bins=np.arange(n_hours + 1, dtype=float))[0]
-    return queue.astype(float), crossed.astype(float)
+    edges = np.arange(n_hours + 1, dtype=float)
+    crossed = np.histogram(gd.all_exit, bins=edges)[0]
+    wait_sum = np.histogram(gd.all_exit, bins=edges, weights=gd.all_exit_wait)[0]
+    tis_sum = np.histogram(gd.all_exit, bins=edges, weights=gd.all_exit_tis)[0]
+    held = (np.searchsorted(np.sort(gd.held_due), marks, side="right")
+            - np.searchsorted(np.sort(gd.held_end), marks, side="right"))
+    return queue.astype(float), crossed.astype(float), wait_sum, tis_sum, held.astype(float)
 
 
 def measure(eng: Engine, scn: Scenario, replication: int) -> ReplicationResult:
@@ -309,10 +365,14 @@ def measure(eng: Engine, scn: Scenario, replication: int) -> ReplicationResult:
              for key, gs in sets.items()}
     n_hours = int(math.ceil(scn.duration))
     own = {(gd.crossing, gd.cls): _series(gd, queues, n_hours) for gd in data}
-    queue, crossed, cost = {}, {}, {}
+    queue, crossed, cost, held = {}, {}, {}, {}
     for key, gs in sets.items():
         queue[key] = np.sum([own[(gd.crossing, gd.cls)][0] for gd in gs], axis=0)
         crossed[key] = np.sum([own[(gd.crossing, gd.cls)][1] for gd in gs], axis=0)
         cost[key] = np.sum([gd.cost_hourly for gd in gs], axis=0)
+        held[key] = np.sum([own[(gd.crossing, gd.cls)][4] for gd in gs], axis=0)
     wait_hist = {(gd.crossing, gd.cls): _wait_hist(gd) for gd in data}
-    return ReplicationResult(replication, metrics, costs, queue, crossed, cost, wait_hist)
+    wait_sum = {key: own[key][2] for key in own}
+    tis_sum = {key: own[key][3] for key in own}
+    return ReplicationResult(replication, metrics, costs, queue, crossed, cost, wait_hist,
+                             wait_sum, tis_sum, held)

@@ -1,7 +1,9 @@
-"""The results folder: written to a temporary folder, then renamed into place.
+"""The results folder: written to a temporary folder, then swapped into place.
 
 A crash or a bad input never leaves a half-written folder, and an earlier
-folder of the same name is replaced only once the new one is complete.
+folder of the same name is replaced only on request (``force``) and only once
+the new one is complete. Which folders may be replaced, and how, is
+:mod:`bordersim.folders`: its API is offered here too.
 """
 
 from __future__ import annotations
@@ -10,11 +12,8 @@ import csv
 import io
 import json
 import math
-import os
 import platform
-import shutil
 import sys
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,12 +22,27 @@ import numpy as np
 from bordersim import __version__
 from bordersim.economics import COMPONENTS
 from bordersim.experiment import ExperimentResult
+from bordersim.folders import (
+    KINDS,
+    MARKER,
+    atomic_folder,
+    check_out,
+    clean_stale,
+    folder_kind,
+    folder_lock,
+    mark_folder,
+    recover_folder,
+)
 from bordersim.loading import LoadedScenario, dump_yaml
 from bordersim.measure import METRICS
+from bordersim.metrics import clip_metric
 from bordersim.scenario import ALL
 from bordersim.stats import t_half_width, t_interval
 
-__all__ = ["write_results", "atomic_folder", "fmt", "summary_table", "shown_keys"]
+__all__ = ["write_results", "fmt", "shown_keys",
+           # which folders are bordersim's, and replacing them (bordersim.folders)
+           "KINDS", "MARKER", "atomic_folder", "check_out", "clean_stale", "folder_kind",
+           "folder_lock", "mark_folder", "recover_folder"]
 
 
 def fmt(x) -> str:
@@ -51,32 +65,24 @@ def _csv(rows: list[list]) -> str:
     return buf.getvalue()
 
 
-def atomic_folder(out: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` to fill a temporary folder, then move it to ``out``."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        write(tmp)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not out.exists():
-            os.replace(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-    return out
-
-
 def summary_csv(res: ExperimentResult) -> str:
-    rows = [["crossing", "class", "metric", "mean", "ci_low", "ci_high", "std", "n"]]
+    """The SPEC's columns, then the 5th and 95th percentiles over replications (p05, p95)
+    and, for posterior runs, the share of their variance that the parameters explain."""
+    rows = [["crossing", "class", "metric", "mean", "ci_low", "ci_high", "std", "n",
+             "p05", "p95", "param_share"]]
     for (c, k), metric, iv in res.summary_rows():
-        rows.append([c, k, metric, iv.mean, iv.ci_low, iv.ci_high, iv.std, iv.n])
+        lo, hi = res.spread((c, k), metric)
+        rows.append([c, k, metric, iv.mean, iv.ci_low, iv.ci_high, iv.std, iv.n, lo, hi,
+                     res.parameter_share((c, k), metric)])
+    return _csv(rows)
+
+
+def posterior_csv(res: ExperimentResult) -> str:
+    """The posterior draw each replication ran, and its parameter values."""
+    post = res.posterior
+    rows = [["replication", "draw", *post.paths]]
+    for r, j in enumerate(res.draws):
+        rows.append([r, j, *post.values[j]])
     return _csv(rows)
 
 
@@ -91,7 +97,7 @@ def replications_csv(res: ExperimentResult) -> str:
 def timeseries_csv(res: ExperimentResult) -> str:
     start = res.scenario.start
     rows = [["time", "crossing", "class", "queue_mean", "queue_ci_low", "queue_ci_high",
-             "crossed_mean", "cost_mean"]]
+             "crossed_mean", "cost_mean", "held_mean"]]
     keys = res.keys()
     n_hours = len(res.replications[0].queue[keys[0]]) if keys else 0
     stamps = [(start + timedelta(hours=h)).isoformat(timespec="minutes") for h in range(n_hours)]
@@ -101,11 +107,13 @@ def timeseries_csv(res: ExperimentResult) -> str:
         qm = q.mean(axis=0)
         xm = x.mean(axis=0)
         cm = np.array([r.cost[key] for r in res.replications]).mean(axis=0)
+        hm = (np.array([r.held[key] for r in res.replications]).mean(axis=0)
+              if all(r.held for r in res.replications) else np.zeros(n_hours))
         half = t_half_width(q)
         for h in range(n_hours):
             # a queue is never negative: the interval is cut at zero
             rows.append([stamps[h], *key, qm[h], max(0.0, qm[h] - half[h]), qm[h] + half[h],
-                         xm[h], cm[h]])
+                         xm[h], cm[h], hm[h]])
     return _csv(rows)
 
 
@@ -117,7 +125,7 @@ def costs_csv(res: ExperimentResult) -> str:
                 vals = res.values(key, "cost_total")
             else:
                 vals = res.cost_values(key, comp)
-            iv = t_interval(vals)
+            iv = clip_metric(t_interval(vals), comp)
             rows.append([*key, comp, iv.mean, iv.ci_low, iv.ci_high, iv.std, iv.n])
     return _csv(rows)
 
@@ -126,14 +134,23 @@ SERIES_FILE = "timeseries_replications.npz"
 
 
 def write_series(path: Path, res: ExperimentResult) -> None:
-    """Hourly queue and crossings of every replication, per crossing × class (no totals):
-    what `bordersim check` needs to sum any group of crossings and classes."""
+    """Hourly queue and crossings of every replication, per crossing × class (no totals),
+    with the hours queued and in the system of the units crossed each hour: what
+    `bordersim check` needs to sum any group of crossings and classes."""
     keys = [k for k in res.keys() if "all" not in k]
     queue = np.array([[r.queue[k] for k in keys] for r in res.replications], dtype=np.int32)
     crossed = np.array([[r.crossed[k] for k in keys] for r in res.replications],
                        dtype=np.int32)
+    sums = {}
+    if all(r.wait_sum for r in res.replications):
+        sums = {name: np.array([[getattr(r, name)[k] for k in keys] for r in res.replications],
+                               dtype=float).reshape(queue.shape)
+                for name in ("wait_sum", "tis_sum")}
+    if all(r.held for r in res.replications):
+        sums["held"] = np.array([[r.held[k] for k in keys] for r in res.replications],
+                                dtype=np.int32).reshape(queue.shape)
     with open(path, "wb") as f:
-        np.savez_compressed(f, queue=queue, crossed=crossed,
+        np.savez_compressed(f, queue=queue, crossed=crossed, **sums,
                             crossing=np.array([k[0] for k in keys]),
                             cls=np.array([k[1] for k in keys]),
                             start=np.array(res.scenario.start.isoformat()))
@@ -182,12 +199,16 @@ def manifest(res: ExperimentResult, loaded: LoadedScenario, command: list[str],
         "started": started.isoformat(timespec="seconds"),
         "finished": finished.isoformat(timespec="seconds"),
         "wall_seconds": round((finished - started).total_seconds(), 3),
+        "posterior": (None if res.posterior is None else
+                      {**res.posterior.describe(), "reference": res.reference is not None}),
     }
 
 
 def write_results(out: Path, res: ExperimentResult, loaded: LoadedScenario,
                   command: list[str] | None = None, started: datetime | None = None,
-                  finished: datetime | None = None) -> Path:
+                  finished: datetime | None = None, *, force: bool = False) -> Path:
+    """Write the results folder at ``out``: a new or empty folder, or with ``force`` an
+    earlier results folder (any other folder is refused with ScenarioError)."""
     finished = finished or datetime.now()
     started = started or finished
     command = list(sys.argv) if command is None else command
@@ -201,10 +222,14 @@ def write_results(out: Path, res: ExperimentResult, loaded: LoadedScenario,
         (tmp / "timeseries.csv").write_text(timeseries_csv(res))
         (tmp / "costs.csv").write_text(costs_csv(res))
         write_series(tmp / SERIES_FILE, res)
+        if res.posterior is not None:
+            (tmp / "posterior_draws.csv").write_text(posterior_csv(res))
+        if res.reference is not None:
+            (tmp / "reference_replications.csv").write_text(replications_csv(res.reference))
         if all(r.wait_hist for r in res.replications):
             write_waits(tmp / WAITS_FILE, res)
 
-    return atomic_folder(out, write)
+    return atomic_folder(out, write, "results", force=force)
 
 
 def shown_keys(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -219,35 +244,3 @@ def shown_keys(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
                 or (c == ALL and k == ALL and len(own) > 1):
             out.append((c, k))
     return out
-
-
-def summary_table(res: ExperimentResult) -> str:
-    """A table for people: one row per crossing × class, the figures most asked for."""
-    cur = res.scenario.economics.currency if res.scenario.economics else ""
-    cols = [("arrivals", "arrivals", "{:.0f}"), ("crossed", "crossed", "{:.0f}"),
-            ("wait_mean_h", "wait h (95% CI)", None), ("wait_p95_h", "p95 h", "{:.2f}"),
-            ("queue_mean", "queue", "{:.1f}"), ("queue_max", "max", "{:.0f}"),
-            ("cost_total", f"cost {cur}".strip(), "{:,.0f}")]
-    header = ["crossing", "class"] + [c[1] for c in cols]
-    lines = []
-    for key in shown_keys(res.keys()):
-        row = list(key)
-        for metric, _, spec in cols:
-            iv = res.interval(key, metric)
-            if math.isnan(iv.mean):
-                row.append("-")
-            elif spec is None:
-                ci = "" if math.isnan(iv.ci_low) else f" ({iv.ci_low:.2f}-{iv.ci_high:.2f})"
-                row.append(f"{iv.mean:.2f}{ci}")
-            else:
-                row.append(spec.format(iv.mean))
-        lines.append(row)
-    widths = [max(len(str(r[i])) for r in [header, *lines]) for i in range(len(header))]
-    out = []
-    for j, r in enumerate([header, *lines]):
-        cells = [str(v).ljust(widths[i]) if i < 2 else str(v).rjust(widths[i])
-                 for i, v in enumerate(r)]
-        out.append("  ".join(cells).rstrip())
-        if j == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)

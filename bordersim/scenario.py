@@ -7,9 +7,11 @@ in :func:`check_references`, which reports field paths like pydantic does.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import math
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     BeforeValidator,
     Field,
@@ -54,17 +56,6 @@ class Secondary(Strict):
     service: Distribution
 
 
-class Lane(Strict):
-    name: Name
-    serves: list[Name] = Field(min_length=1)
-    booths: Count = Field(ge=1)
-    service: dict[str, Distribution] = Field(min_length=1)
-
-    def service_for(self, cls: str) -> Distribution:
-        """The service-time law for a class: its own, else the lane's ``all``."""
-        return self.service.get(cls) or self.service[ALL]
-
-
 def _first_repeat(names: list[str]) -> str | None:
     seen: set[str] = set()
     for name in names:
@@ -72,6 +63,32 @@ def _first_repeat(names: list[str]) -> str | None:
             return name
         seen.add(name)
     return None
+
+
+def _no_repeats(names: list[str] | None) -> list[str] | None:
+    """A list of names that says each one once (a repeat is a slip, never a meaning)."""
+    if names is None or isinstance(names, str):
+        return names
+    name = _first_repeat(names)
+    if name is not None:
+        raise ValueError(f"'{name}' is listed twice; list each name once")
+    return names
+
+
+class Lane(Strict):
+    name: Name
+    serves: list[Name] = Field(min_length=1)
+    booths: Count = Field(ge=1)
+    service: dict[str, Distribution] = Field(min_length=1)
+
+    @field_validator("serves")
+    @classmethod
+    def _serves_once(cls, v: list[str]) -> list[str]:
+        return _no_repeats(v)
+
+    def service_for(self, cls: str) -> Distribution:
+        """The service-time law for a class: its own, else the lane's ``all``."""
+        return self.service.get(cls) or self.service[ALL]
 
 
 class Stage(Strict):
@@ -101,8 +118,17 @@ class Crossing(Strict):
             return v
         if len(v) != 24:
             raise ValueError(f"profile needs 24 hourly weights, got {len(v)}")
-        if sum(v) <= 0:
+        try:
+            total = math.fsum(v)
+        except OverflowError:
+            total = math.inf
+        if total <= 0:
             raise ValueError("profile weights must not all be zero")
+        if not (math.isfinite(total) and math.isfinite(24.0 / total)
+                and math.isfinite(24.0 * max(v) / total)):
+            raise ValueError(f"profile weights are relative; their sum ({total:g}) is too small "
+                             "or too large to scale: write them as ordinary numbers, such as "
+                             "shares of a day's arrivals")
         return v
 
     @model_validator(mode="after")
@@ -137,6 +163,11 @@ class Phase(Strict):
     priority: list[Name] | None = None
     demand_factor: dict[str, NonNeg] | None = None
 
+    @field_validator("closed", "priority", "crossings", "stages")
+    @classmethod
+    def _each_once(cls, v):
+        return _no_repeats(v)
+
 
 class Balk(Strict):
     queue_over: Count = Field(ge=0)
@@ -150,11 +181,26 @@ class Divert(Strict):
     queue_over: Count = Field(ge=0)
     travel: NonNegDuration | dict[Name, NonNegDuration]
 
+    @field_validator("to")
+    @classmethod
+    def _to_once(cls, v: str | list[str]) -> str | list[str]:
+        return _no_repeats(v)
+
     def targets(self) -> list[str]:
         return [self.to] if isinstance(self.to, str) else list(self.to)
 
     def travel_h(self, target: str) -> float:
         return self.travel if isinstance(self.travel, float) else self.travel[target]
+
+
+def _min_report(value: Any) -> float:
+    """How often the delay is reported: a duration of at least a minute."""
+    from bordersim.distributions import parse_duration
+
+    h = parse_duration(value)
+    if not h >= 1 / 60:
+        raise ValueError(f"expected a duration of at least 1min, got {value!r}")
+    return h
 
 
 class Defer(Strict):
@@ -164,11 +210,75 @@ class Defer(Strict):
     over: PositiveDuration
 
 
+class Respond(Strict):
+    """Trips that set off, or wait, from the delay travellers can see at the border.
+
+    A trip due at the border at time t is decided ``lead`` before (its own draw: loading
+    and the drive). It sets off then with probability ``share(D)``, where D is the
+    expected delay on arrival as reported ``lag`` before the decision (reports every
+    ``report_every``; 0 before the run, a normal border):
+    ``share(D) = floor + (1 - floor) / (1 + (D / reference_delay) ** steepness)``.
+    A trip that does not set off is held; at each report it sets off if the delay then
+    visible would let it go, and at the latest ``hold_max`` after it was to set off,
+    when a ``give_up`` share of such trips is given up instead. A trip that sets off
+    late arrives ``lead`` after it sets off.
+    """
+
+    reference_delay: PositiveDuration
+    steepness: Annotated[float, NoBool, Field(gt=0, le=50, allow_inf_nan=False)] = 2.0
+    floor: Probability = 0.0
+    lead: Distribution | None = None
+    lag: NonNegDuration = 0.0
+    report_every: Annotated[float, BeforeValidator(_min_report)] = 1.0
+    hold_max: PositiveDuration = 720.0
+    give_up: Probability = 0.0
+    crossings: Literal["all"] | list[Name] = ALL
+
+    def applies_at(self, crossing: str) -> bool:
+        return self.crossings == ALL or crossing in self.crossings
+
+    def share(self, delay_h: float) -> float:
+        """The share of trips made at once when the visible delay is ``delay_h`` hours."""
+        if delay_h <= 0:
+            return 1.0
+        if delay_h == float("inf"):
+            return self.floor
+        x = delay_h / self.reference_delay
+        if x > 1e6:
+            return self.floor
+        return self.floor + (1.0 - self.floor) / (1.0 + x ** self.steepness)
+
+    def threshold(self, u: float) -> float:
+        """The delay below which a trip of eagerness u (its uniform draw) sets off:
+        share(D) > u exactly when D < threshold(u) (inf when u is below the floor)."""
+        if u < self.floor:
+            return float("inf")
+        gap = u - self.floor
+        if gap <= 0:
+            return float("inf")
+        ratio = (1.0 - self.floor) / gap - 1.0
+        if ratio <= 0:
+            return 0.0
+        return self.reference_delay * ratio ** (1.0 / self.steepness)
+
+    def shares(self, delay_h: np.ndarray) -> np.ndarray:
+        """:meth:`share` of an array of delays."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = np.minimum(np.asarray(delay_h, dtype=float) / self.reference_delay, 1e6)
+            out = self.floor + (1.0 - self.floor) / (1.0 + x ** self.steepness)
+        return np.where(np.asarray(delay_h) <= 0, 1.0, out)
+
+
 class Behaviour(Strict):
     patience: dict[str, Distribution] = Field(default_factory=dict)
     balk: dict[str, Balk] = Field(default_factory=dict)
     divert: dict[str, Divert | list[Divert]] = Field(default_factory=dict)
     defer: dict[str, Defer] = Field(default_factory=dict)
+    respond: dict[str, Respond] = Field(default_factory=dict)
+
+    def response(self, cls: str, crossing: str) -> Respond | None:
+        r = self.respond.get(cls)
+        return r if r is not None and r.applies_at(crossing) else None
 
     def divert_rules(self, cls: str) -> list[Divert]:
         rules = self.divert.get(cls, [])
@@ -194,6 +304,10 @@ class Economics(Strict):
     spoilage: Spoilage | None = None
     lost_unit_value: dict[str, NonNeg | Literal["cargo"] | CargoShare] = Field(
         default_factory=dict)
+    # what a trip held back and then given up before it set off loses (behaviour.respond);
+    # a class not named here loses its lost_unit_value
+    forgone_unit_value: dict[str, NonNeg | Literal["cargo"] | CargoShare] = Field(
+        default_factory=dict)
 
 
 def _start(value: Any) -> datetime:
@@ -218,6 +332,26 @@ class Scenario(Strict):
     economics: Economics | None = None
 
     # field validators, not a model validator, so that the message names the field
+    @field_validator("duration")
+    @classmethod
+    def _ends_in_the_calendar(cls, duration: float, info: ValidationInfo) -> float:
+        start = info.data.get("start")
+        if start is not None:
+            left = (datetime.max - start) / timedelta(hours=1)
+            if duration >= left:
+                raise ValueError(f"the run would end after the last date of the calendar "
+                                 f"(start {start.isoformat()}, duration {duration:g}h)")
+        return duration
+
+    @field_validator("classes", "crossings")
+    @classmethod
+    def _not_all(cls, names: dict, info: ValidationInfo) -> dict:
+        if ALL in names:
+            what = "class" if info.field_name == "classes" else "crossing"
+            raise ValueError(f"'{ALL}' cannot name a {what}: it names the totals over every "
+                             f"{what} in the results")
+        return names
+
     @field_validator("warmup")
     @classmethod
     def _warmup(cls, warmup: float, info: ValidationInfo) -> float:
@@ -311,7 +445,7 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         if t < 0:
             errors.append((_fmt((*pp, "at")), f"expected a time at or after the scenario start "
                                               f"({s.start.isoformat()}), got {-t:g}h before it"))
-        if prev is not None and t < prev:
+        elif prev is not None and t < prev:
             errors.append((_fmt((*pp, "at")), "policy phases must be in time order "
                                               "(this one starts before the previous one)"))
         prev = t
@@ -359,6 +493,13 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         cls_ok(("behaviour", "balk", k), k)
     for k in b.defer:
         cls_ok(("behaviour", "defer", k), k)
+    for k, r in b.respond.items():
+        cls_ok(("behaviour", "respond", k), k)
+        if r.crossings != ALL:
+            for j, c in enumerate(r.crossings):
+                if c not in s.crossings:
+                    errors.append((_fmt(("behaviour", "respond", k, "crossings", j)),
+                                   _names(c, crossings, "crossing")))
     for k in b.divert:
         cls_ok(("behaviour", "divert", k), k)
         if k not in s.classes:
@@ -396,6 +537,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
             cls_ok(("economics", "vehicle_cost_per_hour", k), k)
         for k in e.lost_unit_value:
             cls_ok(("economics", "lost_unit_value", k), k)
+        for k in e.forgone_unit_value:
+            cls_ok(("economics", "forgone_unit_value", k), k)
     return errors
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import itertools
 import json
 import math
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from bordersim.distributions import did_you_mean, parse_duration, to_datetime
 from bordersim.loading import (
@@ -33,10 +33,13 @@ from bordersim.loading import (
     apply_override,
     load_scenario,
     parse_override,
+    read_yaml_file,
     scenario_from_dict,
+    yaml_value,
 )
 from bordersim.measure import METRICS
 from bordersim.scenario import Scenario
+from bordersim.sizing import MAX_SWEEP_POINTS, check_sweep_fits
 
 __all__ = ["Factor", "SweepPlan", "parse_vary", "design_points", "plan_sweep",
            "read_spec", "parse_metrics", "numeric_value"]
@@ -75,6 +78,10 @@ class SweepPlan:
     metrics: tuple[str, ...]
     replications: int
     seed: int
+    scenario_bytes: float = 0.0     # memory one point's scenario holds, measured
+    # with --posterior: per point, the scenario of each replication (draw r, then the
+    # point's own values)
+    per_point: tuple | None = None
 
     @property
     def paths(self) -> list[str]:
@@ -106,10 +113,7 @@ def _read_value(text: str) -> Any:
     text = text.strip()
     if not text:
         return ""
-    try:
-        return _plain(yaml.safe_load(text))
-    except yaml.YAMLError:
-        return text
+    return _plain(yaml_value(text, "--vary"))
 
 
 _DATE_RE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
@@ -274,6 +278,22 @@ def design_points(factors: list[Factor], design: str, n_points: int | None,
     return points
 
 
+def _refuse_repeated_points(factors: list[Factor], points: list[tuple]) -> None:
+    """A Latin hypercube picks from a list's values; with no range to spread over, points
+    repeat, and repeated points would only rerun the same runs under another number."""
+    distinct = len({json.dumps([_plain(v) for v in p], default=str) for p in points})
+    if distinct == len(points):
+        return
+    lists = [f for f in factors if not f.is_range and len(f.values) > 1]
+    combos = math.prod(len(f.values) for f in lists) if lists else 1
+    names = ", ".join(f"{f.path}={f.spec}" for f in lists)
+    raise _err("--design lhs", (
+        f"only {distinct} of the {len(points)} points are distinct: a Latin hypercube picks "
+        f"from the listed values of {names}, and no range lo..hi spreads the points apart. "
+        f"Use --design grid for every combination ({combos} points), write the values as a "
+        "range lo..hi, or ask for fewer --points"))
+
+
 def parse_metrics(items: list[str] | tuple[str, ...] | None, source: str = "--metrics"
                   ) -> tuple[str, ...]:
     """Metric names, comma-separated or repeated, in METRICS order; all when none given."""
@@ -322,10 +342,17 @@ def plan_sweep(scenario: str | Path, vary: list[Factor], *, design: str | None =
     elif points < 2:
         raise _err("--points", f"expected at least 2 points, got {points}")
     scn = loaded.scenario
+    n_points = math.prod(len(f.values) for f in vary) if design == "grid" else points
+    if n_points > MAX_SWEEP_POINTS:
+        raise _err("--points" if design == "lhs" else "--vary",
+                   f"the design has {n_points:,} points; expected at most "
+                   f"{MAX_SWEEP_POINTS:,} (each point is a scenario, built and checked "
+                   "before anything runs)")
     values = design_points(list(vary), design, points, scn.seed)
-    if len(values) > 1_000_000:
-        raise _err("--vary", f"the design has {len(values)} points; expected at most 1000000")
+    if design == "lhs":
+        _refuse_repeated_points(vary, values)
     scenarios = []
+    point_bytes = 0.0
     for k, point in enumerate(values):
         data = copy.deepcopy(loaded.resolved)
         where = f"{shown}: point {k} ({_point_label(vary, point)})"
@@ -334,9 +361,31 @@ def plan_sweep(scenario: str | Path, vary: list[Factor], *, design: str | None =
                 apply_override(data, list(f.parts), v, f"{f.path}={v}")
             except ScenarioError as e:
                 raise ScenarioError(where, e.problems) from None
+        if k == 0:
+            point_bytes = _measured(functools.partial(scenario_from_dict, data, where))
+            check_sweep_fits([scn] * len(values), shown, scn.replications, len(metrics),
+                             scenario_bytes=point_bytes)
         scenarios.append(scenario_from_dict(data, where).scenario)
     return SweepPlan(loaded, tuple(vary), design, tuple(values), tuple(scenarios),
-                     tuple(metrics), scn.replications, scn.seed)
+                     tuple(metrics), scn.replications, scn.seed, point_bytes)
+
+
+def _measured(build) -> float:
+    """Bytes one point's scenario holds (Python's own allocations while it is built)."""
+    import tracemalloc
+
+    was = tracemalloc.is_tracing()
+    if not was:
+        tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = build()
+        size = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        if not was:
+            tracemalloc.stop()
+    del kept
+    return float(max(size, 0))
 
 
 SPEC_KEYS = ("scenario", "vary", "design", "points", "replications", "seed", "metrics", "set",
@@ -347,14 +396,7 @@ def read_spec(path: Path) -> dict:
     """A sweep file: scenario (relative to the file), vary, design, points, replications,
     seed, metrics, set, out. Returns them checked, with paths resolved."""
     shown = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _err(shown, "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise _err(shown, f"cannot read the file: {e}") from None
-    except yaml.YAMLError as e:
-        raise _err(shown, f"not valid YAML: {getattr(e, 'problem', None) or e}") from None
+    data = read_yaml_file(Path(path), shown, what="a sweep file")
     if not isinstance(data, dict):
         raise _err(shown, "expected a mapping with scenario, vary, design, points, "
                           "replications, metrics")

@@ -21,6 +21,7 @@ from bordersim.model.parts import parts
 from bordersim.model.qualify import Verdict, fast_path_lanes
 from bordersim.model.records import Outcome, Records
 from bordersim.model.recursion import LaneSettings, NotExact, fifo_lane
+from bordersim.model.respond import Responder
 from bordersim.model.timeline import StageSettings, Timeline, compile_timeline
 from bordersim.scenario import Scenario
 
@@ -192,10 +193,16 @@ def _build_des(eng: Engine, scn: Scenario, replication: int, seed: int, timeline
             g.draw_for_diverted = _diverted_attributes(scn, replication, seed, g)
     changes = [ch for ch in timeline.changes if (ch.crossing, ch.stage) in eng.stages]
     eng.schedule_changes(changes, timeline.has_quota)
+    for g in groups:            # trips that answer the delay reported at the border
+        spec = scn.behaviour.response(g.cls, g.crossing)
+        if spec is not None and ("respond",) in g.attrs:
+            g.responder = Responder(eng, g, spec)
+            g.responder.start()
 
 
 def _as_list(values) -> list:
     return values if isinstance(values, list) else values.tolist()
+
 
 
 def _diverted_attributes(scn: Scenario, replication: int, seed: int, g: Group):

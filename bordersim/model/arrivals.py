@@ -126,6 +126,12 @@ def purposes(scn: Scenario, crossing: str, cls: str) -> list[tuple]:
     cv = scn.classes[cls].cargo_value
     if cv is not None:
         out.append((("cargo",), cv))
+    resp = scn.behaviour.response(cls, crossing)
+    if resp is not None:
+        out.append((("respond",), None))     # how readily the trip sets off
+        out.append((("give-up",), None))     # whether it is given up after the longest hold
+        if resp.lead is not None:
+            out.append((("lead",), resp.lead))   # how long before its due time it sets off
     return out
 
 

@@ -32,6 +32,7 @@ from bordersim.model.timeline import StageSettings
 
 __all__ = ["Outcome", "Group", "Engine", "ArrivalChain"]
 
+
 def _seqs(value) -> list | tuple:
     return value if isinstance(value, list) else (value,)
 
@@ -120,7 +121,12 @@ class Engine:
         for chain in self.chains:
             chain.start()
 
-    def arrive(self, g: Group, i: int, t: float, diverted: bool = False) -> None:
+    def arrive(self, g: Group, i: int, t: float, diverted: bool = False,
+               released: bool = False) -> None:
+        """Unit i of g reaches the crossing at t (a trip due then, unless it is held; or a
+        held trip ``released`` now; or a unit ``diverted`` here from elsewhere)."""
+        if g.responder is not None and not (diverted or released) and g.responder.holds(i, t):
+            return
         u = Unit(g, i, t)
         self.alive[u] = None
         can_divert = g.divert is not None and not diverted

@@ -51,6 +51,7 @@ class Group:
         self.balk_over = balk_over
         self.route: list[StageRT] = []
         self.divert = None              # (queue_over, [(group, travel_h)]) or None
+        self.responder = None           # a Responder when trips answer the visible delay
         self.draw_for_diverted = None   # callable(group) -> index of fresh attributes
         self.extra_arrivals: list[float] = []   # arrival times of units diverted here
         self.engine = "des"             # or "recursion": which engine ran this group
@@ -99,10 +100,19 @@ class Group:
 
     @property
     def arrival_times(self) -> np.ndarray:
-        """Arrival time of every unit index: drawn arrivals, then units diverted here."""
+        """Arrival time of every unit index: drawn arrivals (a trip held back arrives when
+        it is made, and never when it is given up or still held: NaN), then units diverted
+        here."""
+        times = self.arrivals.times
+        if self.responder is not None:
+            held = self.responder.records()
+            if len(held["unit"]):
+                times = times.copy()
+                made = held["code"] == 0
+                times[held["unit"]] = np.where(made, held["end"], np.nan)
         if not self.extra_arrivals:
-            return self.arrivals.times
-        return np.concatenate([self.arrivals.times, np.asarray(self.extra_arrivals)])
+            return times
+        return np.concatenate([times, np.asarray(self.extra_arrivals)])
 
     @property
     def out_arr(self) -> np.ndarray:

@@ -118,6 +118,14 @@ def _one_change_at_a_time(scn: Scenario, ref: LaneRef) -> str | None:
     return None
 
 
+def _no_response(scn: Scenario, ref: LaneRef) -> str | None:
+    for k in ref.lane.serves:
+        if scn.behaviour.response(k, ref.crossing) is not None:
+            return (f"its {k} trips answer the delay reported at the border "
+                    "(behaviour.respond): arrivals depend on the queue")
+    return None
+
+
 RULES: list[Callable[[Scenario, LaneRef], str | None]] = [
     _one_class,
     _only_lane,
@@ -127,6 +135,7 @@ RULES: list[Callable[[Scenario, LaneRef], str | None]] = [
     _no_balking,
     _no_diversion,
     _one_change_at_a_time,
+    _no_response,
 ]
 
 

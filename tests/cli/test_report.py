@@ -9,25 +9,19 @@ from __future__ import annotations
 
 import re
 import struct
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-import matplotlib
 import matplotlib.text
+import pytest
+import yaml
+from click.testing import CliRunner
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import yaml  # noqa: E402
-from click.testing import CliRunner  # noqa: E402
-
-from bordersim import report_compare  # noqa: E402
-from bordersim import report_figures as rf  # noqa: E402
-from bordersim.check import check, read_observations  # noqa: E402
-from bordersim.cli import cli  # noqa: E402
-from bordersim.report_data import load_results  # noqa: E402
+from bordersim.check import check, read_observations
+from bordersim.cli import cli
+from bordersim.report import compare as report_compare
+from bordersim.report import figures as rf
+from bordersim.report.data import load_results
 
 # Four days at two crossings, a closure and a reopening, costs: every kind of figure.
 TINY = {
@@ -148,7 +142,8 @@ def test_report_is_replaced_whole_and_leaves_no_temporary_files(tiny):
     res = invoke("report", tiny)
     assert res.exit_code == 0, res.output
     assert "observed.png" not in {p.name for p in (tiny / "figures").iterdir()}
-    assert not [p for p in tiny.iterdir() if p.name.startswith(".")]
+    # the folder's kind marker is the only hidden file: no temporary ones are left
+    assert [p.name for p in tiny.iterdir() if p.name.startswith(".")] == [".bordersim-folder"]
     assert_figures_linked(tiny)
 
 
@@ -202,15 +197,11 @@ def test_figures_have_titles_labels_dates_and_no_overlapping_ticks(tiny, tmp_pat
     figs = {"timeline": rf.timeline(data), "queue": rf.queue(data, "ak-tilek", obs),
             "flow": rf.flow(data, "ak-tilek", obs), "waits": rf.waits(data),
             "costs": rf.costs(data), "observed": rf.observed(data, verdicts)}
-    try:
-        for name, fig in figs.items():
-            assert_readable(name, fig, time_axis=name in ("timeline", "queue", "flow"))
-            if name in ("queue", "flow"):
-                assert all("units" in ax.get_ylabel() for ax in fig.axes
-                           if ax.get_ylabel() and ax.get_ylabel() != "km of queue")
-    finally:
-        for fig in figs.values():
-            plt.close(fig)
+    for name, fig in figs.items():
+        assert_readable(name, fig, time_axis=name in ("timeline", "queue", "flow"))
+        if name in ("queue", "flow"):
+            assert all("units" in ax.get_ylabel() for ax in fig.axes
+                       if ax.get_ylabel() and ax.get_ylabel() != "km of queue")
 
 
 def read_observations_file(tmp_path: Path):
@@ -242,23 +233,19 @@ def test_compare_folder_report_has_forest_plots_and_each_scenarios_report(tiny, 
     for metric in ("wait_mean_h", "cost_total"):
         fig = report_compare.forest(rows, metric, "tiny-report", ["tiny-more-booths"],
                                     {"tiny-more-booths": True}, "USD")
-        try:
-            assert_readable(f"forest {metric}", fig)
-        finally:
-            plt.close(fig)
+        assert_readable(f"forest {metric}", fig)
     links = page_images(out / "report.html").links
     for label in ("tiny-report", "tiny-more-booths"):
         assert f"{label}/report.html" in links
         assert_figures_linked(out / label)
 
 
-def test_report_of_a_sweep_folder_says_so_when_sweep_reports_are_missing(tmp_path,
-                                                                        monkeypatch):
+def test_report_of_a_sweep_folder_refuses_observations_and_writes_nothing(tmp_path):
     (tmp_path / "runs.csv").write_text("point,replication,crossing,class,metric,value\n")
-    monkeypatch.setitem(sys.modules, "bordersim.report_sweep", None)   # import fails
-    res = invoke("report", tmp_path)
+    res = invoke("report", tmp_path, "--observations", tmp_path / "obs.csv")
     assert res.exit_code == 2
-    assert str(tmp_path) in res.output and "sweep folder" in res.output
+    assert "--observations" in res.output and "sweeps" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.csv"]
 
 
 @pytest.mark.parametrize("case", ["missing", "not-results"])

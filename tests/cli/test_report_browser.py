@@ -1,4 +1,5 @@
-"""The report opened in headless Chromium: every image loads and the console stays clean.
+"""The report opened in headless Chromium: every image loads, the console stays clean, and
+the page opens with its summary, as a reader sees it.
 
 Chromium is driven over the Chrome DevTools protocol on a pipe
 (``--remote-debugging-pipe``: JSON messages separated by NUL bytes on file
@@ -145,9 +146,23 @@ IMAGES_JS = """JSON.stringify(Array.from(document.images).map(i => ({
   src: i.getAttribute('src'), alt: i.getAttribute('alt'), complete: i.complete,
   width: i.naturalWidth, height: i.naturalHeight})))"""
 
+# what a reader sees first: the summary's place, size and words, and the first heading
+SUMMARY_JS = """JSON.stringify((() => {
+  const s = document.getElementById('summary');
+  if (!s) return null;
+  const r = s.getBoundingClientRect();
+  const first = document.querySelector('h2');
+  const img = document.images.length ? document.images[0].getBoundingClientRect().top : null;
+  return {text: s.innerText, top: r.top + window.scrollY, height: r.height, width: r.width,
+          visible: getComputedStyle(s).display !== 'none' && r.height > 0,
+          first_h2: first ? first.innerText : null, first_image_top: img,
+          viewport: window.innerHeight};
+})())"""
 
-def open_page(page: Path, profile: Path) -> tuple[list[dict], list[str]]:
-    """Load a page; return its images (as the browser sees them) and its console errors."""
+
+def open_page(page: Path, profile: Path, extra: str | None = None):
+    """Load a page; return its images (as the browser sees them) and its console errors,
+    and with ``extra`` also what that script returns."""
     dt = DevTools(profile)
     try:
         target = dt.send("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -160,6 +175,11 @@ def open_page(page: Path, profile: Path) -> tuple[list[dict], list[str]]:
         images = json.loads(dt.send("Runtime.evaluate", {"expression": IMAGES_JS,
                                                          "returnByValue": True},
                                     session=session)["result"]["value"])
+        more = None
+        if extra:
+            more = json.loads(dt.send("Runtime.evaluate", {"expression": extra,
+                                                           "returnByValue": True},
+                                      session=session)["result"]["value"])
         dt.send("Runtime.evaluate", {"expression": "1"}, session=session)   # flush events
         errors = []
         for e in dt.events:
@@ -173,7 +193,7 @@ def open_page(page: Path, profile: Path) -> tuple[list[dict], list[str]]:
             elif e.get("method") == "Log.entryAdded" and p["entry"]["level"] == "error":
                 errors.append(f"{p['entry'].get('source')}: {p['entry'].get('text')} "
                               f"{p['entry'].get('url', '')}")
-        return images, errors
+        return (images, errors, more) if extra else (images, errors)
     finally:
         dt.close()
 
@@ -187,12 +207,45 @@ def test_report_opens_in_chromium_with_every_image_loaded_and_no_console_errors(
     assert res.exit_code == 0, res.output
     res = runner.invoke(cli, ["report", str(tmp_path / "out")], catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    images, errors = open_page(tmp_path / "out" / "report.html", tmp_path / "profile")
+    images, errors, summary = open_page(tmp_path / "out" / "report.html", tmp_path / "profile",
+                                        SUMMARY_JS)
     figures = sorted(p.name for p in (tmp_path / "out" / "figures").glob("*.png"))
     assert sorted(i["src"] for i in images) == [f"figures/{n}" for n in figures]
     for i in images:
         assert i["complete"] and i["width"] > 300 and i["height"] > 100, i
         assert i["alt"], i
+    assert errors == []
+    # the summary is the first section, on the first screen, above every figure
+    assert summary and summary["visible"], summary
+    assert summary["first_h2"] == "Summary"
+    assert summary["top"] < summary["viewport"] and summary["width"] > 400
+    assert summary["first_image_top"] > summary["top"] + summary["height"]
+    text = summary["text"]
+    cost = next(line for line in (tmp_path / "out" / "costs.csv").read_text().splitlines()
+                if line.startswith("all,all,total,"))
+    from bordersim.numbers import money
+    assert f"cost {money(float(cost.split(',')[3]), 'USD')}" in text, text
+    assert "95% CI" in text and "truck_loaded" in text and "worst queues" in text
+
+
+def test_a_self_contained_report_shows_every_embedded_figure(tmp_path):
+    _chromium_or_skip()
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(TINY))
+    runner = CliRunner()
+    res = runner.invoke(cli, ["run", str(tmp_path / "s.yaml"), "--workers", "1", "--quiet",
+                              "--out", str(tmp_path / "out")], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["report", str(tmp_path / "out"), "--self-contained",
+                              "--format", "svg"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    alone = tmp_path / "alone" / "report.html"          # the page without its folder
+    alone.parent.mkdir()
+    alone.write_bytes((tmp_path / "out" / "report.html").read_bytes())
+    images, errors = open_page(alone, tmp_path / "profile")
+    assert len(images) == len(list((tmp_path / "out" / "figures").glob("*.svg"))) > 0
+    for i in images:
+        assert i["src"].startswith("data:image/svg+xml;base64,")
+        assert i["complete"] and i["width"] > 300 and i["height"] > 100, i["alt"]
     assert errors == []
 
 

@@ -170,7 +170,8 @@ def test_metrics_are_kept_in_canonical_order():
 def test_folder_holds_what_the_spec_says(grid_two_workers):
     out = grid_two_workers
     assert {p.name for p in out.iterdir()} == {"manifest.json", "scenario.resolved.yaml",
-                                               "runs.csv", "summary.csv"}
+                                               "runs.csv", "summary.csv", "runs-index.csv",
+                                               ".bordersim-folder"}
     runs = list(csv.DictReader(open(out / "runs.csv")))
     assert list(runs[0]) == ["point", BOOTHS, QUOTA, "replication", "crossing", "class",
                              "metric", "value"]
@@ -348,7 +349,7 @@ def test_lhs_sweep_writes_sensitivity_and_its_report(tiny, tmp_path):
     booths = next(r for r in rows if (r["crossing"], r["class"], r["metric"], r["parameter"])
                   == ("ak-tilek", "truck_loaded", "wait_mean_h", BOOTHS))
     assert float(booths["prcc"]) < -0.5        # more booths, shorter waits
-    from bordersim.report_sweep import write_sweep_report
+    from bordersim.report import write_sweep_report
 
     page = write_sweep_report(out, metrics=["wait_mean_h"], keys=[("ak-tilek", "truck_loaded")])
     assert page == out / "report.html" and "PRCC" in page.read_text()
@@ -359,7 +360,7 @@ def test_lhs_sweep_writes_sensitivity_and_its_report(tiny, tmp_path):
 
 
 def test_grid_report_draws_response_curves(grid_two_workers):
-    from bordersim.report_sweep import write_sweep_report
+    from bordersim.report import write_sweep_report
 
     page = write_sweep_report(grid_two_workers, keys=[("all", "all")])
     text = page.read_text()

@@ -1,4 +1,4 @@
-"""Figures of one results folder: each function returns a matplotlib Figure (Agg backend).
+"""Figures of one results folder: each function returns a matplotlib Figure.
 
 Conventions every figure keeps: a title saying what is drawn and over how many
 replications, axis labels with units, calendar dates on time axes, policy
@@ -8,21 +8,21 @@ so labels never collide), the warm-up hatched.
 
 from __future__ import annotations
 
+import functools
+import math
+import textwrap
 from datetime import datetime, timedelta
 
 import matplotlib
+import matplotlib.dates as mdates
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
 
-matplotlib.use("Agg")
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-
-from bordersim.report_data import (  # noqa: E402
+from bordersim.report.data import (
     ResultsData,
     band,
     crossing_label,
@@ -31,9 +31,21 @@ from bordersim.report_data import (  # noqa: E402
     hourly_demand,
 )
 
-__all__ = ["timeline", "queue", "flow", "waits", "costs", "observed", "date_axis",
+__all__ = ["literal_text", "subplots", "timeline", "queue", "flow", "waits", "costs",
+           "observed", "date_axis",
            "shade_phases", "hatch_warmup", "km_axis", "phase_handles", "class_color",
            "legend_below", "human"]
+
+
+def literal_text(fn):
+    """Draw every figure made inside ``fn`` with labels taken as plain text: a '$' in a
+    crossing or phase label is a dollar sign, never the start of mathtext that fails."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return fn(*args, **kwargs)
+    return wrapper
+
 
 _PHASE_COLORS = ["#fbb4ae", "#b3cde3", "#ccebc5", "#decbe4", "#fed9a6", "#ffffcc", "#e5d8bd",
                  "#fddaec", "#f2f2f2"]
@@ -41,6 +53,14 @@ _CLASS_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b
                  "#17becf", "#7f7f7f", "#bcbd22"]
 WAIT_TICKS = [(1 / 60, "1 min"), (10 / 60, "10 min"), (1, "1 h"), (6, "6 h"), (24, "1 day"),
               (168, "1 week"), (672, "4 weeks")]
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kw):
+    """A Figure drawn by Agg and its axes, as ``pyplot.subplots`` gives, without pyplot's
+    global state: nothing to close, no backend to choose at import."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, **kw)
 
 
 def class_color(data_or_classes, cls: str) -> str:
@@ -152,7 +172,7 @@ def timeline(data: ResultsData) -> Figure:
     scn = data.scenario
     phases = data.phases
     rows = ["base configuration", *[f"{p.number}  {p.label}" for p in phases]]
-    fig, ax = plt.subplots(figsize=(10, 0.9 + 0.38 * len(rows)))
+    fig, ax = subplots(figsize=(10, 0.9 + 0.38 * len(rows)))
     end = scn.start + timedelta(hours=scn.duration)
     first = phases[0].start_h if phases else scn.duration
     ax.barh(0, timedelta(hours=first), left=scn.start, height=0.6, color="#e0e0e0")
@@ -175,7 +195,7 @@ def timeline(data: ResultsData) -> Figure:
 
 def _panels(n: int, height: float = 2.3, width: float = 10):
     height = max(height, 4.5 / n) if n < 3 else height
-    fig, axes = plt.subplots(n, 1, figsize=(width, 1.6 + height * n), sharex=True,
+    fig, axes = subplots(n, 1, figsize=(width, 1.6 + height * n), sharex=True,
                              squeeze=False)
     return fig, [a[0] for a in axes]
 
@@ -187,8 +207,12 @@ def _obs_marks(ax, obs: list, data: ResultsData, x_of=None) -> bool:
         x = x_of(o) if x_of else o.when
         if not data.scenario.start <= x <= data.when(data.n_hours)[0]:
             continue
-        ax.errorbar([x], [mid], yerr=[[mid - o.low], [o.high - mid]], fmt="D", ms=4,
-                    color="black", capsize=3, lw=1.2, zorder=5)
+        if math.isinf(o.high):   # "at least": a mark at the bound with an arrow up
+            ax.errorbar([x], [o.low], yerr=[[0], [o.low * 0.3 + 1]], fmt="D", ms=4,
+                        color="black", capsize=0, lw=1.2, zorder=5, uplims=True)
+        else:
+            ax.errorbar([x], [mid], yerr=[[mid - o.low], [o.high - mid]], fmt="D", ms=4,
+                        color="black", capsize=3, lw=1.2, zorder=5)
         drawn = True
     return drawn
 
@@ -226,7 +250,8 @@ def queue(data: ResultsData, crossing: str, observations: list | None = None) ->
         obs = [o for o in (observations or []) if o.metric == "waiting_units"
                and o.crossing == crossing and o.cls == k]
         any_obs |= _obs_marks(ax, obs, data)
-        ax.set_ylim(bottom=0, top=max(1.0, float(b.high.max()), *[o.high for o in obs]) * 1.1)
+        marks = [o.high if o.high < math.inf else o.low for o in obs]
+        ax.set_ylim(bottom=0, top=max(1.0, float(b.high.max()), *marks) * 1.1)
         ax.set_ylabel("units waiting")
         length = scn.classes[k].length_m
         km_axis(ax, length)
@@ -262,7 +287,8 @@ def flow(data: ResultsData, crossing: str, observations: list | None = None) -> 
                and o.crossing == crossing and o.cls == k]
         any_obs |= _obs_marks(ax, obs, data,
                               lambda o: datetime(o.when.year, o.when.month, o.when.day, 12))
-        top_y = max(1.0, float(b.high.max()), float(dem.max()), *[o.high for o in obs])
+        top_y = max(1.0, float(b.high.max()), float(dem.max()),
+                    *[o.high if o.high < math.inf else o.low for o in obs])
         ax.set_ylim(0, top_y * 1.12)
         ax.set_ylabel("units per day")
         ax.yaxis.set_major_formatter(FuncFormatter(human))
@@ -285,7 +311,7 @@ def waits(data: ResultsData) -> Figure | None:
     crossings = [c for c in scn.crossings if any(g[0] == c for g in data.wait_groups)]
     ncol = 2 if len(crossings) > 1 else 1
     nrow = -(-len(crossings) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(10, 1.4 + 2.8 * nrow), squeeze=False,
+    fig, axes = subplots(nrow, ncol, figsize=(10, 1.4 + 2.8 * nrow), squeeze=False,
                              sharex=True, sharey=True)
     edges = data.wait_edges_h
     top_edge = 1
@@ -333,12 +359,15 @@ def waits(data: ResultsData) -> Figure | None:
 
 
 def costs(data: ResultsData) -> Figure | None:
-    """Cost of waiting per crossing and class, stacked by component, 95% CI of the total."""
+    """Cost per crossing and class, stacked by component, with the total and its 95% CI
+    written beside each bar."""
+    from bordersim.metrics import COMPONENT_LABELS
+    from bordersim.numbers import with_interval
+
     scn = data.scenario
     if scn.economics is None or not data.costs:
         return None
     rows = [r for r in data.costs if r["crossing"] != "all" and r["class"] != "all"]
-    comps = list(dict.fromkeys(r["component"] for r in rows if r["component"] != "total"))
     table: dict = {}
     for r in rows:
         table.setdefault((r["crossing"], r["class"]), {})[r["component"]] = r
@@ -347,16 +376,17 @@ def costs(data: ResultsData) -> Figure | None:
     if not keys:
         return None
     keys.sort(key=lambda k: float(table[k]["total"]["mean"]))
-    comps = [c for c in comps if any(table[k].get(c, {}).get("mean") and
-                                     float(table[k][c]["mean"]) > 0 for k in keys)]
+    comps = [c for c in COMPONENT_LABELS if c != "total" and any(
+        table[k].get(c, {}).get("mean") and float(table[k][c]["mean"]) > 0 for k in keys)]
     cur = scn.economics.currency
-    fig, ax = plt.subplots(figsize=(10, 1.8 + 0.36 * len(keys)))
+    fig, ax = subplots(figsize=(10, 2.2 + 0.36 * len(keys)))
     left = np.zeros(len(keys))
-    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
-    for i, c in enumerate(comps):
+    colors = {"time": "#4c72b0", "cargo_time": "#dd8452", "spoilage": "#55a868",
+              "lost": "#c44e52", "diversion": "#8172b3"}
+    for c in comps:
         vals = np.array([float(table[k].get(c, {}).get("mean") or 0) for k in keys])
-        ax.barh(range(len(keys)), vals, left=left, color=colors[i % len(colors)],
-                label=c.replace("_", " "), height=0.65)
+        ax.barh(range(len(keys)), vals, left=left, color=colors.get(c, "#937860"),
+                label=COMPONENT_LABELS[c], height=0.65)
         left += vals
     tot = [table[k]["total"] for k in keys]
     mean = np.array([float(r["mean"]) for r in tot])
@@ -366,15 +396,20 @@ def costs(data: ResultsData) -> Figure | None:
                    for r, m in zip(tot, mean, strict=True)])
     ax.errorbar(mean, range(len(keys)), xerr=[mean - lo, hi - mean], fmt="none",
                 ecolor="black", capsize=3, lw=1)
-    for y, (m, h) in enumerate(zip(mean, hi, strict=True)):
-        ax.text(h, y, f"  {human(m)}", va="center", fontsize=8)
+    for y, r in enumerate(tot):
+        text = with_interval(float(r["mean"]), float(r["ci_low"]) if r["ci_low"] else np.nan,
+                             float(r["ci_high"]) if r["ci_high"] else np.nan,
+                             money_value=True).replace("95% CI ", "")
+        ax.text(hi[y], y, f"  {text}", va="center", fontsize=8)
     ax.set_yticks(range(len(keys)), [f"{c} · {k}" for c, k in keys])
-    ax.set_xlim(0, hi.max() * 1.22)           # room for the totals written after the bars
+    ax.set_xlim(0, hi.max() * 1.45)           # room for the totals written after the bars
     ax.xaxis.set_major_formatter(FuncFormatter(human))
     ax.set_xlabel(f"{cur}, units arriving after the warm-up (mean over {data.n_reps} "
                   "replications)")
-    fig.suptitle(f"Cost of waiting by crossing, class and component, {cur}\n"
-                 "bars: mean; whiskers: 95% CI of the total", x=0.01, ha="left")
+    what = textwrap.fill(f"Cost by crossing and class, {cur}: "
+                         + ", ".join(COMPONENT_LABELS[c] for c in comps), 95)
+    fig.suptitle(f"{what}\nbars: mean by component; whiskers and numbers: total with its "
+                 "95% CI", x=0.01, ha="left")
     ax.legend(loc="lower right", title="component")
     fig.tight_layout()
     return fig
@@ -387,19 +422,25 @@ def observed(data: ResultsData, verdicts: list) -> Figure | None:
         return None
     metrics = list(dict.fromkeys(v.obs.metric for v in verdicts))
     sizes = [sum(v.obs.metric == m for v in verdicts) for m in metrics]
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(10, 1.6 + 0.34 * sum(sizes)
+    fig, axes = subplots(len(metrics), 1, figsize=(10, 1.6 + 0.34 * sum(sizes)
                                                        + 0.7 * len(metrics)),
                              gridspec_kw={"height_ratios": [s + 1.5 for s in sizes]},
                              squeeze=False)
     units = {"waiting_units": "units waiting at that time",
              "crossed_per_day": "units crossed that day",
-             "crossed_per_hour": "units crossed that hour"}
+             "crossed_per_hour": "units crossed that hour",
+             "wait_h": "mean hours queued by units crossing that day",
+             "time_in_system_h": "mean hours at the crossing of units crossing that day"}
     for ax, m in zip(axes[:, 0], metrics, strict=True):
         vs = [v for v in verdicts if v.obs.metric == m]
+        finite = [x for v in vs for x in (v.obs.low, v.obs.high, v.simulated.mean)
+                  if math.isfinite(x)]
+        right = max(finite, default=1.0) * 1.5
         for y, v in enumerate(vs):
             o, s = v.obs, v.simulated
-            ax.plot([o.low, o.high], [y, y], color="#999999", lw=7, solid_capstyle="butt",
-                    alpha=0.7)
+            # an open range ("at least") runs to the right edge
+            ax.plot([o.low, min(o.high, right)], [y, y], color="#999999", lw=7,
+                    solid_capstyle="butt", alpha=0.7)
             color = "#2ca02c" if v.inside else "#d62728"
             lo = s.mean - s.ci_low if s.ci_low == s.ci_low else 0
             hi = s.ci_high - s.mean if s.ci_high == s.ci_high else 0
@@ -410,7 +451,7 @@ def observed(data: ResultsData, verdicts: list) -> Figure | None:
                   for v in vs]
         ax.set_yticks(range(len(vs)), labels)
         ax.set_ylim(len(vs) - 0.5, -0.5)
-        vals = [x for v in vs for x in (v.obs.low, v.obs.high, v.simulated.mean)]
+        vals = [x for x in finite if not math.isnan(x)] or [1.0]
         pos = [x for x in vals if x > 0]
         if pos and max(pos) / min(pos) > 50:
             # counts from 0 to thousands: linear below 1, logarithmic above

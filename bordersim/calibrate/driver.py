@@ -1,0 +1,169 @@
+"""ABC-SMC with pyabc: generations of parameter sets, each closer to the observations.
+
+Generation 0 samples the priors and accepts every simulation (tolerance infinite);
+each later generation perturbs the previous population (pyabc's multivariate normal
+kernel) and accepts the simulations within a tolerance, the median distance of the
+previous population. The run ends when the tolerance reaches 0 (every fitted range
+hit), after ``generations`` generations, when a generation's acceptance rate falls
+below ``min_acceptance``, or when the next generation would pass ``budget``
+simulations. The last population is the posterior sample.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyabc
+
+from bordersim.calibrate.problem import CalibrationProblem
+from bordersim.calibrate.sampler import CANDIDATE, OrderedSampler, simulation_seed
+from bordersim.executors import Executor
+
+__all__ = ["AbcSettings", "Model", "run_abc", "Generation"]
+
+
+@dataclass(frozen=True)
+class AbcSettings:
+    population: int = 200
+    generations: int = 8
+    budget: int = 4000
+    min_acceptance: float = 0.02
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return {"method": "ABC-SMC (pyabc)", "population": self.population,
+                "generations": self.generations, "budget": self.budget,
+                "min_acceptance": self.min_acceptance,
+                "tolerance": "infinite in generation 0, then the median distance of the "
+                             "previous population (pyabc QuantileEpsilon, alpha 0.5)",
+                "kernel": "multivariate normal, Silverman bandwidth (pyabc default)",
+                "distance": "weighted mean over fitted observations of the gap to the "
+                            "observed range in units of its width; weights R 1, R? 0.5, "
+                            "E 0.25"}
+
+
+@dataclass(frozen=True)
+class Generation:
+    t: int
+    epsilon: float
+    accepted: int
+    simulations: int
+    ess: float
+
+    @property
+    def acceptance(self) -> float:
+        return self.accepted / self.simulations if self.simulations else math.nan
+
+
+class Model:
+    """The simulator as pyabc calls it: a parameter set -> the observed figures."""
+
+    def __init__(self, problem: CalibrationProblem, seed: int):
+        self.problem = problem
+        self.seed = seed
+
+    def __call__(self, par) -> dict:
+        values = {p.name: float(par[p.name]) for p in self.problem.priors}
+        t, i, cached = CANDIDATE.get()
+        if cached is not None and cached[0] == values:
+            return {"figures": np.asarray(cached[1], dtype=float)}
+        figs = self.problem.figures(values, i, simulation_seed(self.seed, t), fitted_only=True)
+        return {"figures": figs}
+
+
+class _Distance:
+    def __init__(self, problem: CalibrationProblem):
+        self.distance = problem.distance
+
+    def __call__(self, x, x_0) -> float:
+        return self.distance(x["figures"])
+
+
+class Tolerance(pyabc.QuantileEpsilon):
+    """Infinite in generation 0, then the weighted median distance of the previous
+    population as pyabc's history holds it (also after a resume)."""
+
+    def __init__(self):
+        super().__init__(initial_epsilon=math.inf, alpha=0.5)
+
+    def requires_calibration(self) -> bool:
+        return False
+
+    def initialize(self, t, get_weighted_distances, get_all_records, max_nr_populations,
+                   acceptor_config):
+        if t == 0:
+            self._look_up = {0: math.inf}
+        else:
+            self._update(t, get_weighted_distances())
+
+
+def _quiet_pyabc() -> None:
+    for name in ("ABC", "ABC.History", "ABC.Sampler", "ABC.Distance", "ABC.Epsilon",
+                 "ABC.Adaptation", "ABC.Population", "ABC.Predictor", "ABC.Transition"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _abc(problem: CalibrationProblem, settings: AbcSettings, sampler: OrderedSampler):
+    prior = pyabc.Distribution(**{
+        p.name: (pyabc.RV("loguniform", p.low, p.high) if p.scale == "log"
+                 else pyabc.RV("uniform", p.low, p.high - p.low))
+        for p in problem.priors})
+    return pyabc.ABCSMC(
+        Model(problem, settings.seed), prior, _Distance(problem),
+        population_size=settings.population, sampler=sampler,
+        eps=Tolerance(),
+        stop_if_only_single_model_alive=False)
+
+
+def run_abc(problem: CalibrationProblem, settings: AbcSettings, db_path: str,
+            executor: Executor, *, resume: bool,
+            progress: Callable | None = None, cache=None, record=None,
+            on_generation: Callable[[Generation], None] | None = None):
+    """Run (or continue) the ABC-SMC; returns the pyabc History.
+
+    Each generation starts from pyabc's stored history, whether or not the run was
+    interrupted before it, so that a resumed run takes exactly the same path."""
+    _quiet_pyabc()
+    sampler = OrderedSampler(executor, settings.seed, budget=settings.budget,
+                             progress=progress, cache=cache, record=record)
+    db = f"sqlite:///{db_path}"
+    if not resume:
+        _abc(problem, settings, sampler).new(db, {"figures": np.zeros(len(problem.used))})
+    while True:
+        abc = _abc(problem, settings, sampler)
+        history = abc.load(db, 1)
+        gens = generations(history)
+        if gens:
+            last = gens[-1]
+            sampler.used = sum(g.simulations for g in gens)
+            sampler.rate = last.acceptance
+            if (len(gens) >= settings.generations or last.epsilon <= 0.0
+                    or last.acceptance < settings.min_acceptance):
+                return history
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # pyabc's inf - inf
+            abc.run(minimum_epsilon=0.0, max_nr_populations=1,
+                    min_acceptance_rate=settings.min_acceptance)
+        after = generations(abc.history)
+        if len(after) == len(gens):       # the budget ran out within the generation
+            return abc.history
+        if on_generation:
+            on_generation(after[-1])
+
+
+def generations(history) -> list[Generation]:
+    """Every stored generation, from pyabc's history."""
+    out = []
+    pops = history.get_all_populations()
+    for _, row in pops[pops["t"] >= 0].iterrows():
+        t = int(row["t"])
+        _, w = history.get_distribution(m=0, t=t)
+        w = np.asarray(w, dtype=float)
+        out.append(Generation(t, float(row["epsilon"]), int(row["particles"]),
+                              int(row["samples"]), float(w.sum() ** 2 / (w ** 2).sum())))
+    return out

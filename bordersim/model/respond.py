@@ -1,0 +1,196 @@
+"""Demand that answers the queue: trips set off, or wait, from the delay they can see.
+
+Every ``report_every`` hours (from the start) the expected delay of a crossing × class
+is published: what :meth:`Engine.expected_delay` says a unit arriving then would queue
+(infinite while the class is refused). Before the run the border is normal (delay 0).
+
+A trip due at the border at t is decided at ``d = t - lead`` (its own draw of
+``lead``: loading and the drive; 0 when not given). It sets off if its own uniform
+``u`` is below ``share(D)``, D the report that was the latest at ``d - lag``; it then
+arrives when due. Otherwise it is held: at each later report τ it sets off if ``u``
+is below the share of the delay visible then (the most eager first), arriving at
+``τ + lead``; at ``d + hold_max`` at the latest it sets off, arriving ``lead`` later,
+or, if its second draw is below ``give_up``, it is given up. Every held trip is made,
+given up, or still held when the run ends.
+
+A trip's fate up to its due time is settled when it falls due (the reports before
+then are known); from then on it waits for reports like every other held trip. The
+draws are the trip's own (keyed like every attribute), so two scenarios that differ
+only in policy see the same travellers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+from simpy.events import Timeout
+
+__all__ = ["Responder", "HELD_MADE", "HELD_FORGONE", "HELD_AT_END"]
+
+HELD_MADE, HELD_FORGONE, HELD_AT_END = 0, 1, 2
+
+
+class Responder:
+    """The response of one crossing × class; its records are per held trip."""
+
+    def __init__(self, eng, g, spec):
+        self.eng = eng
+        self.g = g
+        self.spec = spec
+        self.u = g.attrs[("respond",)]
+        self.give_up = g.attrs[("give-up",)]
+        self.lead = g.attrs.get(("lead",))
+        self.every = spec.report_every
+        # reports[k] is the delay published at k × every; n_reports of them so far
+        self.reports = np.zeros(int(eng.horizon_h / self.every) + 2)
+        self.n_reports = 0
+        self.heap: list[tuple[float, int]] = []       # (u, trip) of trips still held
+        self.deadlines: list[tuple[float, int]] = []  # (deadline, trip), a heap
+        self.slot: dict[int, int] = {}                # trip -> its row while held
+        self.timer_at = math.inf
+        # one row per held trip
+        self.unit: list[int] = []
+        self.due: list[float] = []
+        self.end: list[float] = []     # when it arrives or is given up; NaN: held at the end
+        self.code: list[int] = []
+
+    # ---- reports ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._report(None)
+
+    def _report(self, _ev) -> None:
+        now = self.eng.env.now
+        k = int(round(now / self.every))
+        self._fill(k)
+        self._release(now)
+        nxt = (k + 1) * self.every
+        if nxt < self.eng.horizon_h:
+            ev = Timeout(self.eng.env, nxt - now)
+            ev.callbacks.append(self._report)
+
+    def _fill(self, k: int) -> None:
+        """Reports up to index k; a trip falling due at a report's instant may ask first."""
+        if self.n_reports <= k:
+            delay = self.eng.expected_delay(self.g)
+            if k >= len(self.reports):
+                self.reports = np.concatenate([self.reports, np.zeros(k + 1)])
+            self.reports[self.n_reports:k + 1] = delay
+            self.n_reports = k + 1
+
+    def visible(self, t: float) -> float:
+        """The delay acted on at time t: the latest report at t - lag."""
+        x = t - self.spec.lag
+        if x < 0:
+            return 0.0
+        k = int(math.floor(x / self.every + 1e-9))
+        self._fill(k)
+        return float(self.reports[k])
+
+    # ---- trips -------------------------------------------------------------------------
+    def holds(self, i: int, t: float) -> bool:
+        """Trip i is due at t: True if it was held (it arrives later, or never)."""
+        lead = float(self.lead[i]) if self.lead is not None else 0.0
+        d = t - lead
+        u = self.u[i]
+        if u < self.spec.share(self.visible(d)):
+            return False
+        row = len(self.unit)
+        self.unit.append(i)
+        self.due.append(t)
+        self.end.append(math.nan)
+        self.code.append(HELD_AT_END)
+        deadline = d + self.spec.hold_max
+        if lead > 0:      # reports between its decision and now have been published
+            go = self._first_release(u, d, min(t, deadline))
+            if go is not None:
+                self._set_off(i, row, go, lead)
+                return True
+            if deadline <= t:
+                self._end_of_hold(i, row, deadline, lead)
+                return True
+        self.slot[i] = row
+        heapq.heappush(self.heap, (u, i))
+        heapq.heappush(self.deadlines, (deadline, i))
+        if deadline < self.timer_at:
+            self._set_timer(deadline)
+        return True
+
+    def _first_release(self, u: float, after: float, until: float) -> float | None:
+        """The first report time in (after, until] whose visible delay lets u go."""
+        k0 = int(math.floor(after / self.every + 1e-9)) + 1
+        k1 = int(math.floor(until / self.every + 1e-9))
+        if k1 < k0:
+            return None
+        times = np.arange(k0, k1 + 1) * self.every
+        x = times - self.spec.lag
+        idx = np.floor(np.maximum(x, 0) / self.every + 1e-9).astype(np.int64)
+        self._fill(int(idx[-1]))
+        delays = np.where(x < 0, 0.0, self.reports[idx])
+        ok = np.flatnonzero(delays < self.spec.threshold(u))
+        return float(times[ok[0]]) if len(ok) else None
+
+    def _set_off(self, i: int, row: int, at: float, lead: float) -> None:
+        """The held trip sets off at ``at`` and arrives ``lead`` later."""
+        arrive = at + lead
+        self.end[row] = arrive
+        self.code[row] = HELD_MADE
+        if arrive <= self.eng.env.now:
+            self.eng.arrive(self.g, i, arrive, released=True)
+        elif arrive < self.eng.horizon_h:
+            ev = Timeout(self.eng.env, arrive - self.eng.env.now, i)
+            ev.callbacks.append(self._arrive)
+        else:
+            self.end[row] = math.nan            # still on its way when the run ends
+            self.code[row] = HELD_AT_END
+
+    def _arrive(self, ev) -> None:
+        self.eng.arrive(self.g, ev.value, self.eng.env.now, released=True)
+
+    def _end_of_hold(self, i: int, row: int, at: float, lead: float) -> None:
+        if self.give_up[i] < self.spec.give_up:
+            self.end[row] = at
+            self.code[row] = HELD_FORGONE
+        else:
+            self._set_off(i, row, at, lead)
+
+    def _set_timer(self, when: float) -> None:
+        if when >= self.eng.horizon_h:
+            self.timer_at = math.inf
+            return
+        self.timer_at = when
+        ev = Timeout(self.eng.env, when - self.eng.env.now)
+        ev.callbacks.append(self._on_deadline)
+
+    def _lead(self, i: int) -> float:
+        return float(self.lead[i]) if self.lead is not None else 0.0
+
+    def _release(self, now: float) -> None:
+        share = self.spec.share(self.visible(now))
+        go = []
+        while self.heap and self.heap[0][0] < share:
+            _, i = heapq.heappop(self.heap)
+            if i in self.slot:
+                go.append(i)
+        for i in go:
+            self._set_off(i, self.slot.pop(i), now, self._lead(i))
+
+    def _on_deadline(self, _ev) -> None:
+        now = self.eng.env.now
+        self.timer_at = math.inf
+        dl = self.deadlines
+        while dl and dl[0][0] <= now:
+            _, i = heapq.heappop(dl)
+            if i in self.slot:
+                self._end_of_hold(i, self.slot.pop(i), now, self._lead(i))
+        while dl and dl[0][1] not in self.slot:
+            heapq.heappop(dl)
+        if dl:
+            self._set_timer(dl[0][0])
+
+    def records(self) -> dict[str, np.ndarray]:
+        return {"unit": np.asarray(self.unit, dtype=np.int64),
+                "due": np.asarray(self.due, dtype=float),
+                "end": np.asarray(self.end, dtype=float),
+                "code": np.asarray(self.code, dtype=np.int8)}
