@@ -7,15 +7,10 @@ whichever engine computed it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from bordersim.model.arrivals import ArrivalStream
 from bordersim.model.records import Recorder, Records
-
-if TYPE_CHECKING:
-    from bordersim.model.engine import StageRT
 
 __all__ = ["Group", "Unit"]
 
@@ -49,7 +44,7 @@ class Group:
         self.attrs = arrivals.attrs
         self.patience = None            # hours per unit (a list), where the class has it
         self.balk_over = balk_over
-        self.route: list[StageRT] = []
+        self.route: list = []           # the engine's stage of each stage of the crossing
         self.divert = None              # (queue_over, [(group, travel_h)]) or None
         self.responder = None           # a Responder when trips answer the visible delay
         self.draw_for_diverted = None   # callable(group) -> index of fresh attributes
