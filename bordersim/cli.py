@@ -816,8 +816,11 @@ def calibrate(scenario, observations, varies, spec_file, fit_until, population, 
         if "T" not in str(until_text):
             until = until.replace(hour=23, minute=59)
     obs = read_observations(observations)
+    passengers = [prior_from_spec(path, entry, scn.start, spec["source"])
+                  for path, entry in spec.get("uncertain", {}).items()
+                  if path not in priors]
     problem = CalibrationProblem(loaded, list(priors.values()), obs, str(observations), until,
-                                 engine)
+                                 engine, passengers)
     settings = AbcSettings(
         population=population or spec.get("population", 200),
         generations=generations or spec.get("generations", 8),

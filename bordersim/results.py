@@ -80,9 +80,11 @@ def summary_csv(res: ExperimentResult) -> str:
 def posterior_csv(res: ExperimentResult) -> str:
     """The posterior draw each replication ran, and its parameter values."""
     post = res.posterior
-    rows = [["replication", "draw", *post.paths]]
+    extra = [u["path"] for u in post.uncertain]
+    rows = [["replication", "draw", *post.paths, *extra]]
     for r, j in enumerate(res.draws):
-        rows.append([r, j, *post.values[j]])
+        more = post.uncertain_values(res.seed, r)
+        rows.append([r, j, *post.values[j], *(more[p] for p in extra)])
     return _csv(rows)
 
 

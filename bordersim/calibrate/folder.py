@@ -136,6 +136,7 @@ def _manifest(problem: CalibrationProblem, settings: AbcSettings, predictive: in
         "not_fitted_rows": [o.row for o, f in zip(problem.used, problem.fitted, strict=True)
                             if not f],
         "priors": [p.as_dict() for p in problem.priors],
+        "uncertain": [p.as_dict() for p in problem.passengers],
         "settings": settings.as_dict(),
         "seed": settings.seed,
         "predictive_draws": predictive,
@@ -235,12 +236,16 @@ def _parameters_csv(problem: CalibrationProblem, rows, weights) -> str:
     """Per parameter: its prior range, and the posterior's weighted mean, median and 90%
     interval (in the sampler's units: hours for durations and dates)."""
     out = [["path", "kind", "prior_low", "prior_high", "scale", "mean", "p05", "median",
-            "p95", "source"]]
+            "p95", "fitted", "source"]]
     for p in problem.priors:
         x = np.array([r[p.name] for r in rows])
         q = weighted_quantiles(x, weights, (0.05, 0.5, 0.95))
         out.append([p.path, p.kind, p.low, p.high, p.scale, float((x * weights).sum()), q[0],
-                    q[1], q[2], p.source])
+                    q[1], q[2], True, p.source])
+    for p in problem.passengers:   # not fitted: the posterior is the prior
+        q = [p.quantile(a) for a in (0.05, 0.5, 0.95)]
+        out.append([p.path, p.kind, p.low, p.high, p.scale, p.prior_mean(), *q, False,
+                    p.source])
     return _csv_text(out)
 
 

@@ -38,9 +38,33 @@ class Posterior:
         return min(int(np.searchsorted(cum, u * cum[-1], side="right")), len(cum) - 1)
 
     def overrides(self, seed: int, replication: int) -> tuple[int, list[str]]:
-        """Posterior draw of replication r and its values as --set overrides."""
+        """Posterior draw of replication r and its values as --set overrides, then the
+        figures the calibration did not fit, drawn for replication r from their priors."""
         j = self.draw_index(seed, replication)
-        return j, [f"{p}={_text(v)}" for p, v in zip(self.paths, self.values[j], strict=True)]
+        sets = [f"{p}={_text(v)}" for p, v in zip(self.paths, self.values[j], strict=True)]
+        for path, v in self.uncertain_values(seed, replication).items():
+            sets.append(f"{path}={_text(v)}")
+        return j, sets
+
+    @property
+    def uncertain(self) -> list[dict]:
+        return [u for u in (self.manifest.get("uncertain") or []) if isinstance(u, dict)]
+
+    def uncertain_values(self, seed: int, replication: int) -> dict:
+        """Replication r's values of the figures no observation informs: each from its
+        prior (uniform, or uniform in the logarithm), with a stream of (seed, r, path)."""
+        out = {}
+        for u in self.uncertain:
+            x = float(stream(seed, replication, "uncertain", u["path"]).random())
+            lo, hi = float(u["low"]), float(u["high"])
+            if u.get("scale") == "log":
+                v = math.exp(math.log(lo) + x * (math.log(hi) - math.log(lo)))
+            else:
+                v = lo + x * (hi - lo)
+            if u.get("kind") == "integer":
+                v = int(round(v))
+            out[u["path"]] = v
+        return out
 
     @property
     def fitted_rows(self) -> set[int]:
@@ -52,6 +76,7 @@ class Posterior:
         m = self.manifest
         return {"folder": self.folder, "posterior_sha256": self.sha256,
                 "draws": len(self.values), "parameters": list(self.paths),
+                "uncertain": [u["path"] for u in self.uncertain],
                 "scenario": m.get("scenario"), "seed": m.get("seed"),
                 "fit_until": m.get("fit_until"), "observations": m.get("observations"),
                 "observations_sha256": m.get("observations_sha256"),

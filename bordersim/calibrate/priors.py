@@ -47,6 +47,17 @@ class Prior:
             return t.isoformat(timespec="minutes")
         return float(x)
 
+    def quantile(self, q: float) -> float:
+        """The prior's q-quantile (uniform, or uniform in the logarithm)."""
+        if self.scale == "log":
+            return math.exp(math.log(self.low) + q * (math.log(self.high) - math.log(self.low)))
+        return self.low + q * (self.high - self.low)
+
+    def prior_mean(self) -> float:
+        if self.scale == "log":
+            return (self.high - self.low) / (math.log(self.high) - math.log(self.low))
+        return (self.low + self.high) / 2
+
     def as_dict(self) -> dict:
         return {"path": self.path, "low": self.low, "high": self.high, "scale": self.scale,
                 "kind": self.kind, "source": self.source}
@@ -104,9 +115,11 @@ def prior_from_spec(path: str, entry: Any, start: datetime, source: str) -> Prio
 
 def apply_parameters(resolved: dict, priors: list[Prior], values: dict[str, float],
                      start: datetime, source: str = "<calibration>") -> dict:
-    """A copy of the resolved scenario with each parameter's value put at its path."""
+    """A copy of the resolved scenario with each given parameter's value put at its path."""
     data = copy.deepcopy(resolved)
     for p in priors:
+        if p.name not in values:
+            continue
         x = values[p.name]
         if not math.isfinite(x):
             raise ScenarioError(source, [(p.path, f"the sampled value {x!r} is not a number")])

@@ -108,6 +108,9 @@ class CalibrationProblem:
     observations_source: str
     fit_until: datetime | None = None
     engine: str = "auto"
+    # estimated figures no observation informs: not fitted, drawn from their priors for
+    # every posterior draw, so that runs carry their uncertainty (costs, say)
+    passengers: list[Prior] = field(default_factory=list)
     fitted: list[bool] = field(init=False)
     distance: Distance = field(init=False)
 
@@ -116,7 +119,8 @@ class CalibrationProblem:
         if not self.priors:
             raise ScenarioError("--vary", [("", "expected at least one PATH=lo..hi to "
                                                 "calibrate")])
-        check_priors(self.loaded.resolved, self.priors, scn.start, self.loaded.source)
+        check_priors(self.loaded.resolved, [*self.priors, *self.passengers], scn.start,
+                     self.loaded.source)
         inside = []
         for o in self.observations:
             _, hi = _window(scn, o)
@@ -145,6 +149,7 @@ class CalibrationProblem:
         """What a calibration folder must match to be resumed."""
         return _sha({"scenario": self.loaded.sha256,
                      "priors": [p.as_dict() for p in self.priors],
+                     "uncertain": [p.as_dict() for p in self.passengers],
                      "observations": [(o.row, o.label, o.low, o.high, o.confidence)
                                       for o in self.used],
                      "fitted": self.fitted, "engine": self.engine})
@@ -154,7 +159,8 @@ class CalibrationProblem:
         """The scenario with these parameter values, pruned to what the observations (the
         fitted ones only, with ``fitted_only``) need, unless ``whole``."""
         scn = self.loaded.scenario
-        data = apply_parameters(self.loaded.resolved, self.priors, values, scn.start,
+        data = apply_parameters(self.loaded.resolved, [*self.priors, *self.passengers],
+                                values, scn.start,
                                 self.loaded.source)
         if not whole:
             data = prune_for_observations(data, scn,

@@ -14,6 +14,8 @@
     out: ../results/closure-2017-calibration
     priors:
       PATH: {range: lo..hi, scale: linear, source: "[g] 4-6 trucks/h ..."}
+    uncertain:                   # figures no observation informs: drawn from these
+      PATH: {range: lo..hi, source: "..."}   # ranges, apart from the fit
 
 Options given on the command line override the file's, ``--vary`` path by path.
 """
@@ -30,7 +32,7 @@ from bordersim.loading import ScenarioError
 __all__ = ["read_calibration_spec", "SPEC_KEYS"]
 
 SPEC_KEYS = ("scenario", "observations", "fit_until", "seed", "population", "generations",
-             "budget", "predictive", "set", "out", "priors", "min_acceptance")
+             "budget", "predictive", "set", "out", "priors", "uncertain", "min_acceptance")
 
 
 def _int(data: dict, key: str, shown: str, least: int) -> int | None:
@@ -100,5 +102,10 @@ def read_calibration_spec(path: Path) -> dict[str, Any]:
         raise ScenarioError(shown, [("priors", "expected a mapping of PATH: {range, scale, "
                                                "source}")])
     out["priors"] = {str(k): v for k, v in priors.items()}
+    uncertain = data.get("uncertain") or {}
+    if not isinstance(uncertain, dict):
+        raise ScenarioError(shown, [("uncertain", "expected a mapping of PATH: {range, scale, "
+                                                  "source}")])
+    out["uncertain"] = {str(k): v for k, v in uncertain.items()}
     out["source"] = shown
     return out

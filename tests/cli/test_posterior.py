@@ -206,3 +206,18 @@ def test_the_report_of_a_posterior_run_says_how_sure_the_parameters_let_us_be(ca
     assert r.exit_code == 0, r.output
     page = (d / "r" / "report.html").read_text()
     assert "90% of them lie between" in page and "the parameters account for" in page
+
+
+def test_figures_no_observation_informs_are_drawn_for_every_replication(case):
+    """A calibration's 'uncertain' figures are drawn for each replication from their prior
+    range, whatever posterior draw it runs, and recorded in posterior_draws.csv."""
+    d, cal, _ = case
+    m = json.loads((cal / "manifest.json").read_text())
+    m["uncertain"] = [{"path": "crossings.x.stages.0.lanes.0.booths", "low": 1, "high": 4,
+                       "scale": "linear", "kind": "integer", "source": ""}]
+    (cal / "manifest.json").write_text(json.dumps(m))
+    r = _invoke("run", d / "toy.yaml", "--posterior", cal, "-n", 12, "-q", "--out", d / "u",
+                "--no-reference")
+    assert r.exit_code == 0, r.output
+    booths = [int(row["crossings.x.stages.0.lanes.0.booths"]) for row in _draws(d / "u")]
+    assert set(booths) <= {1, 2, 3, 4} and len(set(booths)) >= 3
