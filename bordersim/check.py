@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from bordersim.loading import ScenarioError, scenario_from_dict
+from bordersim.loading import ScenarioError
 from bordersim.metrics import clip
 from bordersim.observations import (
     COLUMNS,
@@ -76,21 +75,23 @@ class Verdict:
 
 
 def load_series(results_dir: Path) -> SeriesSet:
+    """The hourly series of every replication; a missing or damaged folder is refused with a
+    message naming the file (see :mod:`bordersim.readback`)."""
+    from bordersim.readback import (
+        SERIES_ARRAYS,
+        SERIES_OPTIONAL,
+        read_npz,
+        verify_results_folder,
+    )
+
     d = Path(results_dir)
-    shown = str(results_dir)
     if not d.is_dir():
-        raise ScenarioError(shown, [("", "results folder not found")])
-    for name in ("scenario.resolved.yaml", SERIES_FILE, "manifest.json"):
-        if not (d / name).exists():
-            raise ScenarioError(shown, [(name, "missing: is this a results folder written by "
-                                               "`bordersim run`?")])
-    data = yaml.safe_load((d / "scenario.resolved.yaml").read_text())
-    scn = scenario_from_dict(data, str(d / "scenario.resolved.yaml")).scenario
-    with np.load(d / SERIES_FILE) as z:
-        arrays = {name: z[name] for name in ("queue", "crossed", "wait_sum", "tis_sum", "held")
-                  if name in z.files}
-        return SeriesSet(scn, [str(x) for x in z["crossing"]], [str(x) for x in z["cls"]],
-                         arrays)
+        raise ScenarioError(str(results_dir), [("", "results folder not found")])
+    scn = verify_results_folder(d, str(results_dir))
+    z = read_npz(d, SERIES_FILE, SERIES_ARRAYS, SERIES_OPTIONAL)
+    arrays = {name: z[name] for name in ("queue", "crossed", "wait_sum", "tis_sum", "held")
+              if name in z}
+    return SeriesSet(scn, [str(x) for x in z["crossing"]], [str(x) for x in z["cls"]], arrays)
 
 
 def fitted_rows(results_dir: Path, observations: Path) -> set[int] | None:

@@ -13,13 +13,22 @@ import click
 
 from bordersim import __version__
 from bordersim.helptext import Group
+from bordersim.terminal import safe, safe_lines
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    """One message on stderr, every control character escaped, and exit status 2."""
+    click.echo(f"error: {safe_lines(message)}", err=True)
     sys.exit(2)
+
+
+def _warn(loaded, quiet: bool = False) -> None:
+    """The scenario's warnings on stderr (already terminal-safe), unless quiet."""
+    if not quiet:
+        for w in loaded.warnings:
+            click.echo(f"warning: {w}", err=True)
 
 
 def scenario_errors(fn):
@@ -60,9 +69,56 @@ def run_options(default: str = "the scenario's", json_help: str = "Print the sum
     return decorate
 
 
-scheduler_option = click.option(
-    "--scheduler", metavar="ADDR",
-    help="Run on a Dask distributed cluster, e.g. tcp://host:8786, instead of local processes.")
+def scheduler_option(fn):
+    """--scheduler ADDR and Dask's TLS files; the command gets ``scheduler`` as None, or a
+    Cluster (address and TLS files) that the executors take wherever an address goes."""
+    @functools.wraps(fn)
+    def wrapper(*args, scheduler=None, tls_ca_file=None, tls_cert=None, tls_key=None,
+                **kwargs):
+        return fn(*args, scheduler=_cluster(scheduler, tls_ca_file, tls_cert, tls_key),
+                  **kwargs)
+
+    options = [
+        click.option("--scheduler", metavar="ADDR",
+                     help="Run on a Dask distributed cluster, e.g. tcp://host:8786 (or "
+                          "tls://host:8786 with the --tls options), instead of local "
+                          "processes. Use only a cluster you trust: its results are "
+                          "unpickled here."),
+        click.option("--tls-ca-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="With a tls:// --scheduler: the certificate authority that signed "
+                          "the cluster's certificates (PEM)."),
+        click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path),
+                     help="With a tls:// --scheduler: this client's certificate (PEM)."),
+        click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path),
+                     help="With a tls:// --scheduler: this client's private key (PEM; may be "
+                          "in the --tls-cert file)."),
+    ]
+    for opt in reversed(options):
+        wrapper = opt(wrapper)
+    return wrapper
+
+
+def _cluster(address, ca_file, cert, key):
+    """The Dask cluster to use, checked before anything runs; None for local processes."""
+    from bordersim.executors import Cluster
+
+    tls = {"--tls-ca-file": ca_file, "--tls-cert": cert, "--tls-key": key}
+    given = [name for name, value in tls.items() if value is not None]
+    if address is None:
+        if given:
+            _fail(f"{given[0]}: applies to a Dask cluster; give its tls:// --scheduler")
+        return None
+    scheme = address.split("://", 1)[0] if "://" in address else "tcp"
+    if given and scheme != "tls":
+        _fail(f"--scheduler: the TLS options need a tls:// address, got {address}")
+    if scheme == "tls" and given:
+        if ca_file is None or cert is None:
+            _fail("--tls-ca-file and --tls-cert: both are needed for a tls:// cluster "
+                  "(--tls-key too unless the key is in the certificate file)")
+        for name, value in tls.items():
+            if value is not None and not Path(value).is_file():
+                _fail(f"{name}: {value}: file not found")
+    return Cluster(address, *(str(v) if v is not None else None for v in (ca_file, cert, key)))
 
 engine_option = click.option(
     "--engine", type=click.Choice(["auto", "des"]), default="auto", show_default=True,
@@ -112,14 +168,33 @@ def _json_summary(res) -> str:
     return json.dumps(rows, indent=1)
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        _fail(f"--out: {out} is a file; expected a folder to write results into")
-    parent = out.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        _fail(f"--out: {parent} is not a folder")
+def _cpus() -> int:
+    from bordersim.executors import default_workers
+
+    return default_workers()
+
+
+def _check_fits(loaded, workers: int | None, scheduler: str | None) -> None:
+    """Refuse, before anything runs, a scenario whose replications cannot fit in memory
+    (on a cluster only the gathered results are this machine's)."""
+    from bordersim.sizing import check_run_fits
+
+    check_run_fits(loaded.scenario, loaded.source,
+                   at_once=1 if scheduler else (workers or _cpus()))
+
+
+def _check_out(out: Path, kind: str, force: bool = False) -> None:
+    """Refuse, before anything runs, an --out that must not or cannot be written."""
+    from bordersim.folders import check_out, clean_stale
+
+    clean_stale(out)
+    check_out(out, kind, force=force)
+
+
+force_option = click.option(
+    "--force", is_flag=True,
+    help="Replace an existing folder of the same kind at --out (kept until the new one is "
+         "complete). Other folders are never replaced.")
 
 
 @click.group(cls=Group, context_settings=CONTEXT)
@@ -137,6 +212,32 @@ def cli() -> None:
     Run `bordersim COMMAND --help` for a command's options and examples; docs/ in the
     repository describes the scenario format, the results files and the Python API.
     """
+    _exit_cleanly_on_termination(click.get_current_context())
+
+
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP: unwinds like an exit, so that worker pools are stopped and
+    half-written folders removed, then leaves with status 128 + the signal's number."""
+
+
+def _exit_cleanly_on_termination(ctx: click.Context) -> None:
+    """While a command runs (in the main thread), SIGTERM and SIGHUP raise Terminated
+    instead of killing the process where it stands; the earlier handlers come back after."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        raise Terminated(128 + signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        previous = signal.signal(sig, handler)
+        ctx.call_on_close(lambda sig=sig, previous=previous: signal.signal(sig, previous))
 
 
 @cli.command()
@@ -144,12 +245,13 @@ def cli() -> None:
 @run_options()
 @click.option("--out", "-o", type=click.Path(path_type=Path),
               help="Results folder (default: results/<scenario name>).")
+@force_option
 @scheduler_option
 @posterior_options
 @engine_option
 @scenario_errors
-def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, scheduler,
-        posterior, no_reference, engine):
+def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, force,
+        scheduler, posterior, no_reference, engine):
     """Run a scenario's replications, print a table and write its results folder.
 
     Examples:
@@ -168,9 +270,11 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
     if scheduler and workers:
         _fail("--workers sets local processes; with --scheduler the cluster's workers run")
     loaded = load_scenario(scenario, _with_run_sets(overrides, replications, seed))
+    _warn(loaded, quiet or as_json)
     scn = loaded.scenario
     out = out or Path("results") / scn.name
-    _check_out(out)
+    _check_out(out, "results", force)
+    _check_fits(loaded, workers, scheduler)
     started = datetime.now()
     post = _posterior(posterior, loaded)
     runs = scn.replications * (2 if post is not None and not no_reference else 1)
@@ -182,14 +286,15 @@ def run(scenario, replications, seed, overrides, workers, as_json, quiet, out, s
     finally:
         progress.close()
     finished = datetime.now()
-    folder = write_results(out, res, loaded, ["bordersim", *sys.argv[1:]], started, finished)
+    folder = write_results(out, res, loaded, ["bordersim", *sys.argv[1:]], started, finished,
+                           force=force)
     if as_json:
         click.echo(_json_summary(res))
     elif not quiet:
         click.echo(f"\n{scn.name}: {scn.replications} replications, seed {scn.seed}, "
                    f"{(finished - started).total_seconds():.1f}s")
         click.echo(summary_table(res))
-        click.echo(f"\nresults: {folder}")
+        click.echo(f"\nresults: {safe(folder)}")
 
 
 @cli.command()
@@ -212,12 +317,13 @@ def validate(scenarios, overrides, show):
 
     for path in scenarios:
         loaded = load_scenario(path, list(overrides))
+        _warn(loaded)
         s = loaded.scenario
         if show:
-            click.echo(f"# {path}")
+            click.echo(f"# {safe(path)}")
             click.echo(dump_yaml(loaded.resolved))
         else:
-            click.echo(f"ok  {path}  ({s.name}: {len(s.crossings)} crossings, "
+            click.echo(f"ok  {safe(path)}  ({s.name}: {len(s.crossings)} crossings, "
                        f"{len(s.classes)} classes, {len(s.policy)} policy phases, "
                        f"{s.duration / 24:g} days)")
 
@@ -371,12 +477,13 @@ def verify(replications, seed, workers, level):
 @click.option("--metric", "-m", "metrics", multiple=True, metavar="NAME",
               help="Metric to print (repeatable; 'all' for every one). Default: crossed, "
                    "waits, queues and cost; compare.csv always has every metric.")
+@force_option
 @scheduler_option
 @posterior_options
 @engine_option
 @scenario_errors
 def compare(base, others, replications, seed, overrides, workers, as_json, quiet, out,
-            metrics, scheduler, posterior, no_reference, engine):
+            metrics, force, scheduler, posterior, no_reference, engine):
     """Differences of each OTHER from BASE, paired by replication (common random numbers).
 
     BASE and OTHER are scenario files (run with one seed and replication count: the
@@ -408,8 +515,12 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         if m not in METRICS:
             _fail(f"--metric: unknown metric '{m}'; expected one of {', '.join(METRICS)}")
     inputs = plan_compare([base, *others], seed, replications, list(overrides))
+    for inp in inputs:
+        if inp.loaded is not None:
+            _warn(inp.loaded, quiet or as_json)
+            _check_fits(inp.loaded, workers, scheduler)
     out = out or Path("results") / f"compare-{inputs[0].label}"
-    _check_out(out)
+    _check_out(out, "compare", force)
     started = datetime.now()
     results = {}
     for inp in inputs:
@@ -429,7 +540,8 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
             progress.close()
     finished = datetime.now()
     folder, comparisons = write_compare(out, inputs, results, ["bordersim", *sys.argv[1:]],
-                                        started, finished, list(metrics) or None)
+                                        started, finished, list(metrics) or None,
+                                        force=force)
     if as_json:
         click.echo(json.dumps(rows_as_dicts(comparisons), indent=1))
         return
@@ -440,7 +552,16 @@ def compare(base, others, replications, seed, overrides, workers, as_json, quiet
         click.echo(comparison_table(comp, list(metrics) or None, inputs[0].currency))
         for note in comparison_notes(comp):
             click.echo(note)
-    click.echo(f"\ncompare folder: {folder}")
+    click.echo(f"\ncompare folder: {safe(folder)}")
+
+
+def _check_sweep_out(out: Path) -> None:
+    """A sweep folder may be finished (--resume) or replaced (--force), which run_sweep
+    decides; a folder of another kind, or one bordersim did not write, never."""
+    from bordersim.folders import check_out, clean_stale
+
+    clean_stale(out)
+    check_out(out, "sweep", force=True)
 
 
 @cli.command()
@@ -510,14 +631,19 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
                       design=design or spec.get("design"),
                       points=points or spec.get("points"), overrides=sets,
                       **({"metrics": metrics} if metrics else {}))
+    _warn(plan.loaded, quiet or as_json)
     if posterior is not None:
-        from bordersim.calibrate.posterior import load_posterior
-        from bordersim.sweep import with_posterior
+        from bordersim.calibrate.posterior import load_posterior, sweep_with_posterior
 
-        plan = with_posterior(plan, load_posterior(posterior))
+        plan = sweep_with_posterior(plan, load_posterior(posterior))
     name = plan.loaded.scenario.name
     out = out or spec.get("out") or Path("results") / f"{name}-sweep"
-    _check_out(out)
+    _check_sweep_out(Path(out))
+    from bordersim.sizing import check_sweep_fits
+
+    check_sweep_fits(plan.scenarios, plan.loaded.source, plan.replications, len(plan.metrics),
+                     at_once=1 if scheduler else (workers or _cpus()),
+                     scenario_bytes=plan.scenario_bytes)
     executor = make_executor(workers, scheduler)
     if not (quiet or as_json):
         click.echo(f"{name}: {plan.design} of {len(plan.points)} points x {plan.replications} "
@@ -540,17 +666,21 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
         click.echo(json.dumps({"folder": str(outcome.folder), "design": plan.design,
                                "points": len(plan.points), "replications": plan.replications,
                                "runs": outcome.n_runs, "done_before": outcome.done_before,
-                               "ran": outcome.ran, "wall_seconds": round(outcome.wall_s, 3)},
+                               "ran": outcome.ran, "dropped": outcome.dropped,
+                               "wall_seconds": round(outcome.wall_s, 3)},
                               indent=1))
     elif not quiet:
         rate = outcome.ran / outcome.wall_s if outcome.wall_s > 0 else 0.0
+        if outcome.dropped:
+            click.echo(f"\n{outcome.dropped} runs found cut short or damaged in runs.csv were "
+                       "run again", err=True)
         click.echo(f"\n{outcome.ran} runs in {outcome.wall_s:.1f}s ({rate:.2f} runs/s)"
                    + (f"; {outcome.done_before} were already done" if outcome.done_before
                       else ""))
         econ = plan.loaded.scenario.economics
         click.echo(sweep_table(read_summary(outcome.folder), plan.paths, list(plan.metrics),
                                econ.currency if econ else None))
-        click.echo(f"\nsweep folder: {outcome.folder}")
+        click.echo(f"\nsweep folder: {safe(outcome.folder)}")
 
 
 class _CalibrationProgress:
@@ -579,9 +709,11 @@ class _CalibrationProgress:
             self.last = now
 
     def candidates(self, t: int, evaluated: int, accepted: int, wanted: int) -> None:
-        rate = evaluated / max(self.clock() - self.t0, 1e-9)
+        if t != getattr(self, "t_gen", None):
+            self.t_gen, self.gen_start = t, self.clock()
+        rate = evaluated / max(self.clock() - self.gen_start, 1e-9)
         self._line(f"generation {t}: {accepted}/{wanted} accepted of {evaluated} simulated "
-                   f"({rate:.1f}/s overall)")
+                   f"({rate:.2f} simulations/s)")
 
     def generation(self, g) -> None:
         self._line(f"generation {g.t}: tolerance {g.epsilon:.4g}, {g.accepted} accepted of "
@@ -694,7 +826,7 @@ def calibrate(scenario, observations, varies, spec_file, fit_until, population, 
         seed=scn.seed)
     n_pred = predictive if predictive is not None else spec.get("predictive", 100)
     out = out or spec.get("out") or Path("results") / f"{scn.name}-calibration"
-    _check_out(out)
+    _check_out(out, "calibration", force=True)   # run_calibration decides resume or force
     progress = _CalibrationProgress(enabled=not (quiet or as_json))
     executor = make_executor(workers, scheduler)
     if not (quiet or as_json):
@@ -789,7 +921,7 @@ def report(results_dir, observations, fmt, embed, crossings, metrics):
 
     path = write_report(results_dir, observations, Output(fmt, embed),
                         crossings=list(crossings) or None, metrics=list(metrics) or None)
-    click.echo(f"report: {path}")
+    click.echo(f"report: {safe(path)}")
 
 
 def main() -> None:

@@ -124,11 +124,13 @@ def read_run(folder: Path, label: str | None = None, source: str | None = None) 
         raise ScenarioError(shown, [("", f"not a results folder: no {' or '.join(missing)} "
                                          "(expected a folder written by `bordersim run`, "
                                          "or a scenario file)")])
-    try:
-        man = json.loads((folder / "manifest.json").read_text())
-        seed, n, name = int(man["seed"]), int(man["replications"]), str(man["scenario"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise ScenarioError(shown, [("manifest.json", f"unreadable ({e})")]) from None
+    from bordersim.readback import read_manifest, verify_results_folder
+
+    # a damaged folder is refused whole, naming the file; the scenario's own name (a name
+    # of [a-z0-9_-], checked) labels it, since it becomes a folder inside the compare folder
+    name = verify_results_folder(folder, shown).name
+    man = read_manifest(folder)
+    seed, n = man["seed"], man["replications"]
     keys, metrics, table = _read_replications(folder / "replications.csv", n, shown)
     reference = None
     if (folder / "reference_replications.csv").is_file():
@@ -327,12 +329,13 @@ def compare_csv(comparisons: list[Comparison]) -> str:
 def write_compare(out: Path, inputs: list[CompareInput], results: dict,
                   command: list[str], started: datetime | None = None,
                   finished: datetime | None = None,
-                  metrics: list[str] | None = None) -> tuple[Path, list[Comparison]]:
+                  metrics: list[str] | None = None, *,
+                  force: bool = False) -> tuple[Path, list[Comparison]]:
     """Write the compare folder atomically: one results folder per input (``results`` maps a
     label to the ExperimentResult of a scenario file; results folders are copied), then
     compare.csv and compare.json (which records the ``metrics`` asked for, what the report
-    leads with)."""
-    from bordersim.results import atomic_folder, write_results
+    leads with). An earlier compare folder at ``out`` is replaced only with ``force``."""
+    from bordersim.results import atomic_folder, mark_folder, write_results
 
     finished = finished or datetime.now()
     started = started or finished
@@ -347,6 +350,7 @@ def write_compare(out: Path, inputs: list[CompareInput], results: dict,
             else:
                 shutil.copytree(inp.path, dest,
                                 ignore=shutil.ignore_patterns(".*", "report.html", "figures"))
+                mark_folder(dest, "results")
             runs.append(read_run(dest, inp.label, str(inp.path)))
         comparisons.extend(compare_runs(runs[0], r) for r in runs[1:])
         (tmp / COMPARE_FILE).write_text(compare_csv(comparisons))
@@ -366,7 +370,7 @@ def write_compare(out: Path, inputs: list[CompareInput], results: dict,
         }
         (tmp / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
 
-    folder = atomic_folder(out, write)
+    folder = atomic_folder(out, write, "compare", force=force)
     return folder, comparisons
 
 

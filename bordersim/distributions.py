@@ -6,10 +6,10 @@ variance, so one generic test checks sampling for all of them.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import math
 import re
+import reprlib
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -21,11 +21,13 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "brief",
     "Strict",
     "NoBool",
     "parse_duration",
@@ -52,13 +54,24 @@ _UNITS_H = {
 _DURATION_RE = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = _BRIEF.maxother = 60
+_BRIEF.maxlist = _BRIEF.maxdict = _BRIEF.maxtuple = _BRIEF.maxset = 4
+_BRIEF.maxlevel = 2
+
+
+def brief(value: Any) -> str:
+    """A value as a message shows it: its repr, cut short (never a whole expanded document)."""
+    return _BRIEF.repr(value)
+
+
 def parse_duration(value: Any) -> float:
     """Hours from "45s", "15min", "2h", "3d", "1w", or a bare number of hours."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as '15min' or '2h', got {value!r}")
+        raise ValueError(f"expected a duration such as '15min' or '2h', got {brief(value)}")
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
-            raise ValueError(f"expected a finite duration, got {value!r}")
+            raise ValueError(f"expected a finite duration, got {brief(value)}")
         return float(value)
     if isinstance(value, str):
         m = _DURATION_RE.match(value)
@@ -69,23 +82,50 @@ def parse_duration(value: Any) -> float:
                 return float(number) * factor
         raise ValueError(
             f"expected a duration such as '45s', '15min', '2h', '3d' or '1w' "
-            f"(a bare number means hours), got {value!r}"
+            f"(a bare number means hours), got {brief(value)}{_clock_hint(value)}"
         )
-    raise ValueError(f"expected a duration such as '15min' or '2h', got {value!r}")
+    raise ValueError(f"expected a duration such as '15min' or '2h', got {brief(value)}")
+
+
+def _clock_hint(value: Any) -> str:
+    if isinstance(value, str) and re.match(r"^\s*\d{1,2}:\d{2}(:\d{2})?\s*$", value):
+        return (" (a time of day needs its date, as in 2017-10-10T18:00; 18 hours is "
+                "written 18h)")
+    return ""
 
 
 def to_datetime(value: Any) -> datetime:
-    """A calendar time from an ISO date or datetime (a date means midnight)."""
+    """A calendar time from an ISO date or datetime (a date means midnight).
+
+    Times are local to the border, as written: an offset from UTC (``+06:00``, ``Z``) is
+    refused rather than dropped or converted."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
+        if value.tzinfo is not None:
+            raise ValueError(_OFFSET.format(value.isoformat()))
+        return value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            return datetime.fromisoformat(value.strip()).replace(tzinfo=None)
+        text = value.strip()
+        try:
+            t = datetime.fromisoformat(text)
+        except ValueError as e:
+            if _ISO_SHAPE.match(text):     # the shape of a date, but no such day or hour
+                raise ValueError(f"{brief(text)} is not a date of the calendar ({e}); expected "
+                                 "an ISO date or datetime such as 2017-10-10T18:00") from None
+        else:
+            if t.tzinfo is not None:
+                raise ValueError(_OFFSET.format(text))
+            return t
     raise ValueError(
-        f"expected an ISO date or datetime such as 2017-10-10 or 2017-10-10T18:00, got {value!r}"
+        "expected an ISO date or datetime such as 2017-10-10 or 2017-10-10T18:00, got "
+        f"{brief(value)}"
     )
+
+
+_ISO_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_OFFSET = ("{} has an offset from UTC; bordersim's times are the local time at the border, "
+           "written without an offset (such as 2017-10-10T18:00)")
 
 
 def parse_time(value: Any, start: datetime) -> float:
@@ -99,7 +139,7 @@ def parse_time(value: Any, start: datetime) -> float:
     except ValueError:
         raise ValueError(
             "expected an ISO date/datetime (2017-10-10T18:00) or an offset from start "
-            f"such as '9d' or '36h', got {value!r}"
+            f"such as '9d' or '36h', got {brief(value)}{_clock_hint(value)}"
         ) from None
 
 
@@ -205,7 +245,7 @@ class Exponential(_Dist):
 
     @property
     def variance(self) -> float:
-        return self.mean_**2
+        return self.mean_ * self.mean_
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.exponential(self.mean_, size)
@@ -227,11 +267,24 @@ class Deterministic(_Dist):
         return np.full(size, self.value)
 
 
+CV_RANGE = (1e-6, 1000.0)
+
+
 class _MeanCV(_Dist):
     """A positive law given by its mean and coefficient of variation."""
 
     mean_: PositiveDuration = Field(alias="mean")
     cv: Annotated[float, NoBool] = Field(gt=0, allow_inf_nan=False)
+
+    @field_validator("cv")
+    @classmethod
+    def _cv_range(cls, cv: float) -> float:
+        # beyond these the law's parameters (shape 1/cv², log-variance) under- or overflow
+        if not CV_RANGE[0] <= cv <= CV_RANGE[1]:
+            raise ValueError(f"expected a coefficient of variation from {CV_RANGE[0]:g} to "
+                             f"{CV_RANGE[1]:g} (a bare duration means no variation at all), "
+                             f"got {cv:g}")
+        return cv
 
     @property
     def mean(self) -> float:
@@ -239,7 +292,8 @@ class _MeanCV(_Dist):
 
     @property
     def variance(self) -> float:
-        return (self.cv * self.mean_) ** 2
+        sd = self.cv * self.mean_
+        return sd * sd
 
 
 class Gamma(_MeanCV):
@@ -281,7 +335,8 @@ class Uniform(_Dist):
 
     @property
     def variance(self) -> float:
-        return (self.high - self.low) ** 2 / 12
+        width = self.high - self.low
+        return width * width / 12
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.uniform(self.low, self.high, size)
@@ -347,9 +402,11 @@ _KINDS = {
 def _bare_is_deterministic(value: Any) -> Any:
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return {"dist": "deterministic", "value": value}
-    if isinstance(value, dict) and "dist" in value and value["dist"] not in _KINDS:
+    if isinstance(value, dict) and "dist" in value and (
+            not isinstance(value["dist"], str) or value["dist"] not in _KINDS):
         raise ValueError(
-            f"unknown distribution {value['dist']!r}; expected one of {', '.join(_KINDS)}"
+            f"unknown distribution {brief(value['dist'])}; expected one of "
+            f"{', '.join(_KINDS)}"
         )
     if isinstance(value, dict) and "dist" not in value:
         raise ValueError(

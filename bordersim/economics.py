@@ -21,6 +21,8 @@ accrue, for the time series.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bordersim.scenario import CargoShare, ClassSpec, Economics
@@ -147,32 +149,51 @@ def _accrued_linear(join: np.ndarray, leave: np.ndarray, rate: np.ndarray,
 
 def _accrued_spoilage(econ: Economics, spec: ClassSpec, join: np.ndarray, leave: np.ndarray,
                       wait0: np.ndarray, cargo: np.ndarray, n_hours: int) -> np.ndarray:
-    """Spoilage accrues as a unit's total waiting passes ``after``: split each queue visit at
-    the hour marks and take the rise of the spoilage curve over each piece."""
+    """Spoilage accrues as a unit's total waiting passes ``after``, in closed form per queue
+    visit: memory grows with visits plus hours, never with visits × hours.
+
+    A visit spoils from ``s`` (when its total waiting passes ``after``) until it leaves;
+    with ``E(t) = exp(-rate × late days at t)``, hour ``h`` gets ``value × (E(a) - E(b))``
+    over the piece ``[a, b)`` of the visit inside it. The first and last hours of a
+    visit are pieces of their own; over every whole hour between, ``E`` falls by the same
+    factor ``q = exp(-rate/24)``, so those hours form a geometric sequence whose sum over
+    all visits is one first-order recurrence, ``y[h] = q·y[h-1] + started[h] - ended[h]``
+    (each visit entering at its first whole hour and leaving after its last)."""
+    from scipy.signal import lfilter
+
     out = np.zeros(n_hours)
     after = econ.spoilage.after
-    start_late = np.maximum(join, join + (after - wait0))   # when this visit passes `after`
-    keep = leave > start_late
-    if not keep.any():
-        return out
-    j, lv, w0, c = join[keep], leave[keep], wait0[keep], cargo[keep]
-    s = start_late[keep]
-    first = np.floor(s).astype(np.int64)
-    last = np.minimum(np.ceil(lv).astype(np.int64), n_hours)
-    counts = np.maximum(last - first, 0)
-    idx = np.repeat(np.arange(len(j)), counts)
-    hour = np.repeat(first, counts) + (np.arange(counts.sum())
-                                       - np.repeat(np.cumsum(counts) - counts, counts))
-    a = np.maximum(s[idx], hour)
-    b = np.minimum(lv[idx], hour + 1.0)
-    wa = w0[idx] + (a - j[idx])
-    wb = w0[idx] + (b - j[idx])
-    value = spec.perishable_share * c[idx]
     rate = econ.spoilage.rate_per_day
-    late_a = np.maximum(0.0, (wa - after) / 24.0)
-    late_b = np.maximum(0.0, (wb - after) / 24.0)
-    piece = value * (np.exp(-rate * late_a) - np.exp(-rate * late_b))
-    np.add.at(out, hour, piece)
+    start_late = np.maximum(join, join + (after - wait0))   # when this visit passes `after`
+    keep = (leave > start_late) & (start_late < n_hours)
+    if n_hours == 0 or not keep.any():
+        return out
+    j, lv, w0 = join[keep], leave[keep], wait0[keep]
+    value = spec.perishable_share * cargo[keep]
+    s = start_late[keep]
+
+    def curve(t: np.ndarray, k: np.ndarray | slice = slice(None)) -> np.ndarray:
+        late_days = np.maximum(0.0, (w0[k] + (t - j[k]) - after) / 24.0)
+        return np.exp(-rate * late_days)
+
+    first = np.floor(s)
+    last = np.floor(lv)                       # the hour holding the end
+    head_end = np.minimum(lv, first + 1.0)    # the first hour's piece: [s, head_end)
+    np.add.at(out, first.astype(np.int64), value * (curve(s) - curve(head_end)))
+    tail = np.flatnonzero((last > first) & (last < n_hours) & (lv > last))
+    np.add.at(out, last[tail].astype(np.int64),
+              value[tail] * (curve(last[tail], tail) - curve(lv[tail], tail)))
+    m = first + 1.0                           # whole hours m .. g-1, inside the run
+    g = np.minimum(last, n_hours)
+    whole = np.flatnonzero(g > m)
+    if len(whole):
+        q, c = math.exp(-rate / 24.0), -math.expm1(-rate / 24.0)
+        steps = np.zeros(n_hours + 1)
+        np.add.at(steps, m[whole].astype(np.int64),
+                  value[whole] * c * curve(m[whole], whole))
+        np.add.at(steps, g[whole].astype(np.int64),
+                  -value[whole] * c * curve(g[whole], whole))
+        out += lfilter([1.0], [1.0, -q], steps)[:n_hours]
     return out
 
 

@@ -9,17 +9,20 @@ the cost of shipping one task (a few milliseconds on Dask) is shared.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Any
 
+from bordersim.distributions import brief
 from bordersim.loading import ScenarioError
 
-__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "make_executor", "batch_size",
-           "replication_batches", "default_workers"]
+__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "Cluster", "make_executor",
+           "batch_size", "replication_batches", "default_workers"]
 
 
 def default_workers() -> int:
@@ -83,31 +86,104 @@ class LocalExecutor(Executor):
             for task in tasks:
                 yield fn(task)
             return
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)))
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)),
+                                   initializer=_worker_start, initargs=(os.getpid(),))
         try:
             futures = [pool.submit(fn, t) for t in tasks]
             for fut in as_completed(futures):
                 yield fut.result()
+        except BaseException:
+            # an error, Ctrl-C, SIGTERM or a caller that stops reading: stop the workers
+            # now rather than wait for the runs they hold
+            _terminate(pool)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-class DaskExecutor(Executor):
-    """A Dask distributed cluster at ``address`` (tcp://host:8786). Every worker needs
-    bordersim installed, at the same version."""
+def _worker_start(parent: int) -> None:
+    """Set up a pool worker: the parent alone decides on Ctrl-C and SIGTERM (a worker that
+    turned SIGTERM into an exception would carry on with its next task), and the worker
+    exits by itself once the process that started it is gone, however that process died
+    (kill -9 runs no clean-up): a worker never outlives bordersim."""
+    import signal
+    import threading
+    import time
 
-    def __init__(self, address: str, timeout_s: float = 20.0):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="bordersim-watch-parent", daemon=True).start()
+
+
+PARENT_POLL_S = 0.25
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    # the pool offers no way to stop running tasks; its processes are in ``_processes``
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            proc.terminate()
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A Dask scheduler's address and, for ``tls://``, the files of Dask's TLS security:
+    the certificate authority that signed the cluster's certificates, and this client's
+    own certificate and key. Used wherever an address string is (``--scheduler``)."""
+
+    address: str
+    tls_ca_file: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def uses_tls(self) -> bool:
+        return any((self.tls_ca_file, self.tls_cert, self.tls_key))
+
+    def security(self):
+        """Dask's Security for this client; None for a plain tcp:// cluster, which then
+        takes Dask's own configuration (distributed.comm.tls.*), as Dask does."""
+        if not self.uses_tls:
+            return None
+        from distributed.security import Security
+
+        return Security(tls_ca_file=self.tls_ca_file, tls_client_cert=self.tls_cert,
+                        tls_client_key=self.tls_key, require_encryption=True)
+
+
+class DaskExecutor(Executor):
+    """A Dask distributed cluster at ``address`` (tcp://host:8786, or tls://host:8786 with
+    a :class:`Cluster`'s TLS files). Every worker needs bordersim installed, at the same
+    version. What a worker sends back is unpickled here: use only a cluster you trust."""
+
+    def __init__(self, address: str | Cluster, timeout_s: float = 20.0):
         try:
             from distributed import Client
         except ImportError:
             raise ScenarioError("--scheduler", [("", "Dask is not installed; install it with "
                                                      "pip install 'bordersim[dask]'")]) from None
-        _reachable(address)
+        cluster = address if isinstance(address, Cluster) else Cluster(str(address))
+        address = cluster.address
+        security = cluster.security()
+        _reachable(address, security)
         try:
-            self.client = Client(address, timeout=timeout_s, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as e:
+            self.client = Client(address, timeout=timeout_s, set_as_default=False,
+                                 **({"security": security} if security else {}))
+        except (OSError, TimeoutError, ValueError, TypeError) as e:
             raise ScenarioError("--scheduler", [("", f"cannot reach a Dask scheduler at "
-                                                     f"{address!r}: {e}")]) from None
+                                                     f"{address!r}: {brief(str(e))}")]) \
+                from None
         threads = sum(self.client.nthreads().values())
         if threads == 0:   # workers may still be starting: wait a little for one
             try:
@@ -135,23 +211,69 @@ class DaskExecutor(Executor):
         self.client.close()
 
 
-def _reachable(address: str) -> None:
-    """Fail at once on a refused tcp:// address, where Dask would retry until its timeout."""
+def _reachable(address: str, security=None) -> None:
+    """Fail at once on a refused address or a failed TLS handshake, where Dask would retry
+    until its timeout (and a half-made client then hangs on its way out)."""
     import socket
     from urllib.parse import urlsplit
 
-    parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    if parts.scheme != "tcp" or not parts.hostname:
-        return
     try:
+        parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    except ValueError as e:
+        raise ScenarioError("--scheduler", [("", f"not an address: {brief(address)} "
+                                                 f"({e})")]) from None
+    if parts.scheme not in ("tcp", "tls"):
+        raise ScenarioError("--scheduler", [("", f"expected the address of a Dask scheduler "
+                                                 f"on the network, tcp://HOST:PORT or "
+                                                 f"tls://HOST:PORT, got {brief(address)}")])
+    context = None
+    if parts.scheme == "tls":
+        context = _tls_context(address, security)
+    try:
+        if not parts.hostname:
+            raise ValueError("no host name")
         port = parts.port or 8786
-        socket.create_connection((parts.hostname, port), timeout=5).close()
+        sock = socket.create_connection((parts.hostname, port), timeout=5)
     except (OSError, ValueError) as e:
         raise ScenarioError("--scheduler", [("", f"cannot reach a Dask scheduler at "
                                                  f"{address!r}: {e}")]) from None
+    with sock:
+        if context is None:
+            return
+        import ssl
+
+        try:
+            with context.wrap_socket(sock, server_hostname=parts.hostname) as tls:
+                tls.do_handshake()
+        except (OSError, ssl.SSLError) as e:
+            raise ScenarioError("--scheduler", [("", f"the TLS handshake with {address!r} "
+                                                     f"failed: {brief(str(e))}; check "
+                                                     "--tls-ca-file, --tls-cert and "
+                                                     "--tls-key")]) from None
 
 
-def make_executor(workers: int | None = None, scheduler: str | None = None) -> Executor:
+def _tls_context(address: str, security):
+    """The client's TLS context: from the --tls files, else from Dask's configuration."""
+    if security is None:
+        import dask
+
+        if not dask.config.get("distributed.comm.tls.ca-file", None):
+            raise ScenarioError("--scheduler", [("", f"{address} is a TLS cluster: give "
+                                                     "--tls-ca-file and --tls-cert (and "
+                                                     "--tls-key), or set Dask's TLS "
+                                                     "configuration")])
+        from distributed.security import Security
+
+        security = Security()
+    try:
+        return security.get_connection_args("client")["ssl_context"]
+    except (OSError, ValueError) as e:
+        raise ScenarioError("--scheduler", [("", f"cannot use the TLS files: "
+                                                 f"{brief(str(e))}")]) from None
+
+
+def make_executor(workers: int | None = None, scheduler: str | Cluster | None = None
+                  ) -> Executor:
     if scheduler:
         return DaskExecutor(scheduler)
     return LocalExecutor(workers)

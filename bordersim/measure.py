@@ -239,8 +239,6 @@ def _km_running(groups: list[_GroupData], queues: _Queues, end: int) -> np.ndarr
         return np.cumsum(np.where(q.join[:end], lengths[0], -lengths[0]))
     steps = np.zeros(end)
     ties = bool(np.any(keys[1:] == keys[:-1]))
-    if ties:
-        _, u_len = _runs(keys)
     tied_at, tied_step = [np.empty(0, dtype=np.int64)], [np.empty(0)]
     for length in lengths:
         part = queues.of([gd for gd in groups if gd.length_km == length])
@@ -253,9 +251,14 @@ def _km_running(groups: list[_GroupData], queues: _Queues, end: int) -> np.ndarr
         if not ties:
             steps[at] = step
             continue
-        start, run_len = _runs(pk)
-        alone = u_len[at] == run_len        # no event of another length at that instant
-        steps[at[alone] + (np.arange(n) - start)[alone]] = step[alone]
+        if np.any(pk[1:] == pk[:-1]):
+            start, run_len = _runs(pk)
+            rank = np.arange(n) - start
+        else:
+            run_len, rank = 1, 0
+        after = at + run_len                # no event of another length at that instant
+        alone = (after >= end) | (keys[np.minimum(after, end - 1)] != pk)
+        steps[(at + rank)[alone]] = step[alone]
         tied_at.append(at[~alone])
         tied_step.append(step[~alone])
     tied_at, tied_step = np.concatenate(tied_at), np.concatenate(tied_step)

@@ -1,7 +1,9 @@
-"""The results folder: written to a temporary folder, then renamed into place.
+"""The results folder: written to a temporary folder, then swapped into place.
 
 A crash or a bad input never leaves a half-written folder, and an earlier
-folder of the same name is replaced only once the new one is complete.
+folder of the same name is replaced only on request (``force``) and only once
+the new one is complete. Which folders may be replaced, and how, is
+:mod:`bordersim.folders`: its API is offered here too.
 """
 
 from __future__ import annotations
@@ -10,11 +12,8 @@ import csv
 import io
 import json
 import math
-import os
 import platform
-import shutil
 import sys
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,13 +22,27 @@ import numpy as np
 from bordersim import __version__
 from bordersim.economics import COMPONENTS
 from bordersim.experiment import ExperimentResult
+from bordersim.folders import (
+    KINDS,
+    MARKER,
+    atomic_folder,
+    check_out,
+    clean_stale,
+    folder_kind,
+    folder_lock,
+    mark_folder,
+    recover_folder,
+)
 from bordersim.loading import LoadedScenario, dump_yaml
 from bordersim.measure import METRICS
 from bordersim.metrics import clip_metric
 from bordersim.scenario import ALL
 from bordersim.stats import t_half_width, t_interval
 
-__all__ = ["write_results", "atomic_folder", "fmt", "shown_keys"]
+__all__ = ["write_results", "fmt", "shown_keys",
+           # which folders are bordersim's, and replacing them (bordersim.folders)
+           "KINDS", "MARKER", "atomic_folder", "check_out", "clean_stale", "folder_kind",
+           "folder_lock", "mark_folder", "recover_folder"]
 
 
 def fmt(x) -> str:
@@ -50,28 +63,6 @@ def _csv(rows: list[list]) -> str:
     for row in rows:
         w.writerow([fmt(v) for v in row])
     return buf.getvalue()
-
-
-def atomic_folder(out: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` to fill a temporary folder, then move it to ``out``."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        write(tmp)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not out.exists():
-            os.replace(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-    return out
 
 
 def summary_csv(res: ExperimentResult) -> str:
@@ -215,7 +206,9 @@ def manifest(res: ExperimentResult, loaded: LoadedScenario, command: list[str],
 
 def write_results(out: Path, res: ExperimentResult, loaded: LoadedScenario,
                   command: list[str] | None = None, started: datetime | None = None,
-                  finished: datetime | None = None) -> Path:
+                  finished: datetime | None = None, *, force: bool = False) -> Path:
+    """Write the results folder at ``out``: a new or empty folder, or with ``force`` an
+    earlier results folder (any other folder is refused with ScenarioError)."""
     finished = finished or datetime.now()
     started = started or finished
     command = list(sys.argv) if command is None else command
@@ -236,7 +229,7 @@ def write_results(out: Path, res: ExperimentResult, loaded: LoadedScenario,
         if all(r.wait_hist for r in res.replications):
             write_waits(tmp / WAITS_FILE, res)
 
-    return atomic_folder(out, write)
+    return atomic_folder(out, write, "results", force=force)
 
 
 def shown_keys(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -7,7 +7,8 @@ in :func:`check_references`, which reports field paths like pydantic does.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import math
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -87,17 +88,6 @@ class Secondary(Strict):
     service: Distribution
 
 
-class Lane(Strict):
-    name: Name
-    serves: list[Name] = Field(min_length=1)
-    booths: Count = Field(ge=1)
-    service: dict[str, Distribution] = Field(min_length=1)
-
-    def service_for(self, cls: str) -> Distribution:
-        """The service-time law for a class: its own, else the lane's ``all``."""
-        return self.service.get(cls) or self.service[ALL]
-
-
 def _first_repeat(names: list[str]) -> str | None:
     seen: set[str] = set()
     for name in names:
@@ -105,6 +95,32 @@ def _first_repeat(names: list[str]) -> str | None:
             return name
         seen.add(name)
     return None
+
+
+def _no_repeats(names: list[str] | None) -> list[str] | None:
+    """A list of names that says each one once (a repeat is a slip, never a meaning)."""
+    if names is None or isinstance(names, str):
+        return names
+    name = _first_repeat(names)
+    if name is not None:
+        raise ValueError(f"'{name}' is listed twice; list each name once")
+    return names
+
+
+class Lane(Strict):
+    name: Name
+    serves: list[Name] = Field(min_length=1)
+    booths: Count = Field(ge=1)
+    service: dict[str, Distribution] = Field(min_length=1)
+
+    @field_validator("serves")
+    @classmethod
+    def _serves_once(cls, v: list[str]) -> list[str]:
+        return _no_repeats(v)
+
+    def service_for(self, cls: str) -> Distribution:
+        """The service-time law for a class: its own, else the lane's ``all``."""
+        return self.service.get(cls) or self.service[ALL]
 
 
 class Stage(Strict):
@@ -134,8 +150,17 @@ class Crossing(Strict):
             return v
         if len(v) != 24:
             raise ValueError(f"profile needs 24 hourly weights, got {len(v)}")
-        if sum(v) <= 0:
+        try:
+            total = math.fsum(v)
+        except OverflowError:
+            total = math.inf
+        if total <= 0:
             raise ValueError("profile weights must not all be zero")
+        if not (math.isfinite(total) and math.isfinite(24.0 / total)
+                and math.isfinite(24.0 * max(v) / total)):
+            raise ValueError(f"profile weights are relative; their sum ({total:g}) is too small "
+                             "or too large to scale: write them as ordinary numbers, such as "
+                             "shares of a day's arrivals")
         return v
 
     @model_validator(mode="after")
@@ -170,6 +195,11 @@ class Phase(Strict):
     priority: list[Name] | None = None
     demand_factor: dict[str, NonNeg] | None = None
 
+    @field_validator("closed", "priority", "crossings", "stages")
+    @classmethod
+    def _each_once(cls, v):
+        return _no_repeats(v)
+
 
 class Balk(Strict):
     queue_over: Count = Field(ge=0)
@@ -182,6 +212,11 @@ class Divert(Strict):
     to: Name | list[Name]
     queue_over: Count = Field(ge=0)
     travel: NonNegDuration | dict[Name, NonNegDuration]
+
+    @field_validator("to")
+    @classmethod
+    def _to_once(cls, v: str | list[str]) -> str | list[str]:
+        return _no_repeats(v)
 
     def targets(self) -> list[str]:
         return [self.to] if isinstance(self.to, str) else list(self.to)
@@ -329,6 +364,26 @@ class Scenario(Strict):
     economics: Economics | None = None
 
     # field validators, not a model validator, so that the message names the field
+    @field_validator("duration")
+    @classmethod
+    def _ends_in_the_calendar(cls, duration: float, info: ValidationInfo) -> float:
+        start = info.data.get("start")
+        if start is not None:
+            left = (datetime.max - start) / timedelta(hours=1)
+            if duration >= left:
+                raise ValueError(f"the run would end after the last date of the calendar "
+                                 f"(start {start.isoformat()}, duration {duration:g}h)")
+        return duration
+
+    @field_validator("classes", "crossings")
+    @classmethod
+    def _not_all(cls, names: dict, info: ValidationInfo) -> dict:
+        if ALL in names:
+            what = "class" if info.field_name == "classes" else "crossing"
+            raise ValueError(f"'{ALL}' cannot name a {what}: it names the totals over every "
+                             f"{what} in the results")
+        return names
+
     @field_validator("warmup")
     @classmethod
     def _warmup(cls, warmup: float, info: ValidationInfo) -> float:
@@ -422,7 +477,7 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         if t < 0:
             errors.append((_fmt((*pp, "at")), f"expected a time at or after the scenario start "
                                               f"({s.start.isoformat()}), got {-t:g}h before it"))
-        if prev is not None and t < prev:
+        elif prev is not None and t < prev:
             errors.append((_fmt((*pp, "at")), "policy phases must be in time order "
                                               "(this one starts before the previous one)"))
         prev = t

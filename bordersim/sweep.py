@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import itertools
 import json
 import math
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from bordersim.distributions import did_you_mean, parse_duration, to_datetime
 from bordersim.loading import (
@@ -33,13 +33,16 @@ from bordersim.loading import (
     apply_override,
     load_scenario,
     parse_override,
+    read_yaml_file,
     scenario_from_dict,
+    yaml_value,
 )
 from bordersim.measure import METRICS
 from bordersim.scenario import Scenario
+from bordersim.sizing import MAX_SWEEP_POINTS, check_sweep_fits
 
 __all__ = ["Factor", "SweepPlan", "parse_vary", "design_points", "plan_sweep",
-           "read_spec", "parse_metrics", "numeric_value", "with_posterior"]
+           "read_spec", "parse_metrics", "numeric_value"]
 
 DESIGNS = ("grid", "lhs")
 _LHS_KEY = 0x4C4853          # spawn key of the design's stream: apart from any replication's
@@ -75,6 +78,7 @@ class SweepPlan:
     metrics: tuple[str, ...]
     replications: int
     seed: int
+    scenario_bytes: float = 0.0     # memory one point's scenario holds, measured
     # with --posterior: per point, the scenario of each replication (draw r, then the
     # point's own values)
     per_point: tuple | None = None
@@ -109,10 +113,7 @@ def _read_value(text: str) -> Any:
     text = text.strip()
     if not text:
         return ""
-    try:
-        return _plain(yaml.safe_load(text))
-    except yaml.YAMLError:
-        return text
+    return _plain(yaml_value(text, "--vary"))
 
 
 _DATE_RE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
@@ -341,12 +342,17 @@ def plan_sweep(scenario: str | Path, vary: list[Factor], *, design: str | None =
     elif points < 2:
         raise _err("--points", f"expected at least 2 points, got {points}")
     scn = loaded.scenario
+    n_points = math.prod(len(f.values) for f in vary) if design == "grid" else points
+    if n_points > MAX_SWEEP_POINTS:
+        raise _err("--points" if design == "lhs" else "--vary",
+                   f"the design has {n_points:,} points; expected at most "
+                   f"{MAX_SWEEP_POINTS:,} (each point is a scenario, built and checked "
+                   "before anything runs)")
     values = design_points(list(vary), design, points, scn.seed)
     if design == "lhs":
         _refuse_repeated_points(vary, values)
-    if len(values) > 1_000_000:
-        raise _err("--vary", f"the design has {len(values)} points; expected at most 1000000")
     scenarios = []
+    point_bytes = 0.0
     for k, point in enumerate(values):
         data = copy.deepcopy(loaded.resolved)
         where = f"{shown}: point {k} ({_point_label(vary, point)})"
@@ -355,26 +361,31 @@ def plan_sweep(scenario: str | Path, vary: list[Factor], *, design: str | None =
                 apply_override(data, list(f.parts), v, f"{f.path}={v}")
             except ScenarioError as e:
                 raise ScenarioError(where, e.problems) from None
+        if k == 0:
+            point_bytes = _measured(functools.partial(scenario_from_dict, data, where))
+            check_sweep_fits([scn] * len(values), shown, scn.replications, len(metrics),
+                             scenario_bytes=point_bytes)
         scenarios.append(scenario_from_dict(data, where).scenario)
     return SweepPlan(loaded, tuple(vary), design, tuple(values), tuple(scenarios),
-                     tuple(metrics), scn.replications, scn.seed)
+                     tuple(metrics), scn.replications, scn.seed, point_bytes)
 
 
-def with_posterior(plan: SweepPlan, posterior) -> SweepPlan:
-    """The plan with replication r of every point running posterior draw r (the point's
-    own values on top): ``posterior`` is a :class:`bordersim.calibrate.Posterior`."""
-    import dataclasses
+def _measured(build) -> float:
+    """Bytes one point's scenario holds (Python's own allocations while it is built)."""
+    import tracemalloc
 
-    from bordersim.calibrate.posterior import PosteriorScenarios
-
-    base = PosteriorScenarios(plan.loaded, posterior, plan.seed)
-    per_point = []
-    for point in plan.points:
-        extra = tuple((f.parts, v) for f, v in zip(plan.factors, point, strict=True))
-        per = base.with_extra(extra)
-        per.check(plan.replications)
-        per_point.append(per)
-    return dataclasses.replace(plan, per_point=tuple(per_point))
+    was = tracemalloc.is_tracing()
+    if not was:
+        tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = build()
+        size = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        if not was:
+            tracemalloc.stop()
+    del kept
+    return float(max(size, 0))
 
 
 SPEC_KEYS = ("scenario", "vary", "design", "points", "replications", "seed", "metrics", "set",
@@ -385,14 +396,7 @@ def read_spec(path: Path) -> dict:
     """A sweep file: scenario (relative to the file), vary, design, points, replications,
     seed, metrics, set, out. Returns them checked, with paths resolved."""
     shown = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _err(shown, "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise _err(shown, f"cannot read the file: {e}") from None
-    except yaml.YAMLError as e:
-        raise _err(shown, f"not valid YAML: {getattr(e, 'problem', None) or e}") from None
+    data = read_yaml_file(Path(path), shown, what="a sweep file")
     if not isinstance(data, dict):
         raise _err(shown, "expected a mapping with scenario, vary, design, points, "
                           "replications, metrics")

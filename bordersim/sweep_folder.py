@@ -2,9 +2,12 @@
 
 ``runs.csv`` is appended, one whole run at a time, with an unbuffered write
 as each batch of runs comes back, so a killed sweep keeps every finished run.
-A run's rows are complete when the last one is the ``all,all`` total of the
-last metric; ``--resume`` keeps complete runs, drops a torn one and runs what
-is missing. At the end runs.csv is rewritten in (point, replication) order and
+Each run's block is followed by its line in ``runs-index.csv`` (its number of
+lines and sha256): ``--resume`` keeps only the runs whose block matches its
+index line, so a run cut short, a line deleted or changed anywhere in a block,
+or a run written but not yet indexed is run again. One process at a time
+writes a sweep folder (a kernel lock, released however the process ends).
+At the end runs.csv is rewritten in (point, replication) order and
 summary.csv and sensitivity.csv are computed from it, each through a temporary
 file and ``os.replace``: the finished folder is byte-identical whatever the
 executor, the number of workers or the interruptions.
@@ -16,11 +19,14 @@ so an interrupted one leaves the earlier results intact.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
 import platform
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -33,6 +39,15 @@ import numpy as np
 from bordersim import __version__
 from bordersim.executors import Executor, batch_size
 from bordersim.experiment import simulate
+from bordersim.folders import (
+    MARKER,
+    check_out,
+    clean_stale,
+    folder_kind,
+    folder_lock,
+    mark_folder,
+    swap_into,
+)
 from bordersim.loading import ScenarioError, dump_yaml
 from bordersim.metrics import clip_metric
 from bordersim.results import fmt
@@ -41,11 +56,13 @@ from bordersim.sensitivity import prcc
 from bordersim.stats import t_interval
 from bordersim.sweep import SweepPlan, numeric_value
 
-__all__ = ["run_sweep", "SweepOutcome", "run_batch", "read_runs", "read_summary",
-           "RunsTable", "partial_folder"]
+__all__ = ["run_sweep", "SweepOutcome", "run_batch", "read_runs", "read_index",
+           "read_summary", "RunsTable", "partial_folder"]
 
 MANIFEST, RUNS, SUMMARY, SENSITIVITY = ("manifest.json", "runs.csv", "summary.csv",
                                         "sensitivity.csv")
+INDEX = "runs-index.csv"      # point,replication,lines,sha256 of each run's block of runs.csv
+INDEX_HEADER = "point,replication,lines,sha256\n"
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,7 @@ class SweepOutcome:
     done_before: int    # runs found finished in the folder (--resume)
     ran: int
     wall_s: float
+    dropped: int = 0    # runs found cut short or damaged in the folder, and run again
 
 
 def partial_folder(out: Path) -> Path:
@@ -130,10 +148,43 @@ class RunsTable:
     blocks: dict            # (point, replication) -> text of its lines
     rows: dict              # (point, replication) -> [(crossing, class, metric, value)]
     order: list             # (point, replication) in the order the file holds them
-    torn: int               # runs found incomplete (dropped)
+    torn: int               # runs found incomplete or damaged (dropped)
+    checked: bool = False   # True when every kept run matched its line of runs-index.csv
 
 
-def read_runs(path: Path, last_metric: str | None = None) -> RunsTable:
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _index_line(point: int, rep: int, block: str) -> str:
+    return f"{point},{rep},{block.count(chr(10))},{_digest(block)}\n"
+
+
+def read_index(path: Path) -> dict | None:
+    """runs-index.csv as {(point, replication): (lines, sha256)}; None when there is none.
+    A last line cut short by a kill is dropped; so is any line that does not parse."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    out = {}
+    for line in text.splitlines(keepends=True)[1:]:
+        if not line.endswith("\n"):
+            break
+        parts = line.strip().split(",")
+        if len(parts) == 4 and parts[0].isdigit() and parts[1].isdigit() \
+                and parts[2].isdigit() and re.fullmatch(r"[0-9a-f]{64}", parts[3]):
+            out[(int(parts[0]), int(parts[1]))] = (int(parts[2]), parts[3])
+    return out
+
+
+def read_runs(path: Path, last_metric: str | None = None,
+              index: dict | None = None) -> RunsTable:
+    """The complete runs of runs.csv. With ``index`` (see :func:`read_index`), a run is kept
+    only if its block has the line count and checksum the index recorded when it was
+    written, so a line cut, deleted or changed anywhere in it is found; without one (a
+    folder of an earlier version), a run must end with the ``all,all`` total of the last
+    metric and have as many lines as the longest run of its point."""
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
@@ -146,29 +197,48 @@ def read_runs(path: Path, last_metric: str | None = None) -> RunsTable:
         raise ValueError(f"{path}: not a sweep's runs.csv")
     groups: list[tuple[tuple[int, int], list[str], list[list[str]]]] = []
     for line in lines[1:]:
-        row = next(csv.reader([line]))
-        if len(row) != len(header):
-            groups.append(((-1, -1), [], []))   # a torn line ends its run
+        row = next(csv.reader([line]), [])
+        try:
+            key = (int(row[0]), int(row[1 + n_paths])) if len(row) == len(header) else None
+        except ValueError:
+            key = None
+        if key is None or key[0] < 0 or key[1] < 0:
+            groups.append(((-1, -1), [], []))   # a damaged line ends its run
             continue
-        key = (int(row[0]), int(row[1 + n_paths]))
         if not groups or groups[-1][0] != key:
             groups.append((key, [], []))
         groups[-1][1].append(line)
         groups[-1][2].append(row)
-    blocks, rows, order, torn = {}, {}, [], 0
+    longest: dict[int, int] = {}
+    for key, glines, _ in groups:
+        if key[0] >= 0:
+            longest[key[0]] = max(longest.get(key[0], 0), len(glines))
+    blocks, rows, order, dropped = {}, {}, [], set()
     for key, glines, grows in groups:
-        last = grows[-1] if grows else None
-        complete = (last is not None and key[0] >= 0 and last[-4] == ALL and last[-3] == ALL
-                    and (last_metric is None or last[-2] == last_metric)
-                    and key not in blocks)
-        if not complete:
-            torn += key[0] >= 0
+        if key[0] < 0:
             continue
-        blocks[key] = "".join(glines)
-        rows[key] = [(r[-4], r[-3], r[-2], float(r[-1]) if r[-1] != "" else np.nan)
-                     for r in grows]
+        block = "".join(glines)
+        last = grows[-1] if grows else None
+        if index is not None:
+            complete = index.get(key) == (len(glines), _digest(block))
+        else:
+            complete = (last is not None and last[-4] == ALL and last[-3] == ALL
+                        and (last_metric is None or last[-2] == last_metric)
+                        and len(glines) == longest[key[0]])
+        if not complete or key in blocks:
+            dropped.add(key)
+            continue
+        try:
+            values = [(r[-4], r[-3], r[-2], float(r[-1]) if r[-1] != "" else np.nan)
+                      for r in grows]
+        except ValueError:
+            dropped.add(key)
+            continue
+        blocks[key] = block
+        rows[key] = values
         order.append(key)
-    return RunsTable(header, n_paths, blocks, rows, order, torn)
+    torn = len(dropped - blocks.keys())   # a run split by a damaged line counts once
+    return RunsTable(header, n_paths, blocks, rows, order, torn, index is not None)
 
 
 def _replace_text(path: Path, text: str) -> None:
@@ -368,7 +438,9 @@ def _create(work: Path, plan: SweepPlan, manifest: dict) -> None:
         (tmp / "scenario.resolved.yaml").write_text(dump_yaml(plan.loaded.resolved),
                                                     encoding="utf-8")
         (tmp / RUNS).write_text(_header(plan), encoding="utf-8")
+        (tmp / INDEX).write_text(INDEX_HEADER, encoding="utf-8")
         _write_manifest(tmp, manifest)
+        mark_folder(tmp, "sweep")
         os.replace(tmp, work)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -385,19 +457,39 @@ def run_sweep(plan: SweepPlan, out: Path, executor: Executor, *, resume: bool = 
     ``on_start(done_before, to_run)`` is called once the folder is ready;
     ``progress(k)`` as each batch of k runs is written. ``batch_runs`` fixes the runs
     per task (default: :func:`bordersim.executors.batch_size`). ``engine``: as for
-    :func:`bordersim.experiment.simulate` (the runs are the same either way)."""
+    :func:`bordersim.experiment.simulate` (the runs are the same either way). One process
+    at a time writes a sweep folder: a second one is refused (FolderBusy) while the first
+    runs."""
     out = Path(out)
+    with folder_lock(out, "bordersim sweep"):
+        return _run_sweep(plan, out, executor, resume, force, progress, on_start,
+                          command or [], batch_runs, engine)
+
+
+def _run_sweep(plan, out, executor, resume, force, progress, on_start, command,
+               batch_runs, engine) -> SweepOutcome:
     t0 = time.perf_counter()
     started = datetime.now()
-    command = command or []
+    clean_stale(out)
+    check_out(out, "sweep", force=True)    # only a sweep folder may be resumed or replaced
     work, old = _prepare(plan, out, resume, force)
     last_metric = plan.metrics[-1]
+    dropped = 0
     if old is not None:
-        table = read_runs(work / RUNS, last_metric)
+        table = read_runs(work / RUNS, last_metric, read_index(work / INDEX))
         if table.header != next(csv.reader([_header(plan)])):
             raise ScenarioError(f"--resume {work}", [("", "runs.csv has other columns than "
                                                           "this sweep; use --force")])
+        dropped = table.torn
+        for name in os.listdir(work):       # left by a process killed while replacing one
+            if name.startswith(".") and ".tmp-" in name:
+                with contextlib.suppress(OSError):
+                    os.unlink(work / name)
         _replace_text(work / RUNS, _header(plan) + "".join(table.blocks[k] for k in table.order))
+        _replace_text(work / INDEX, INDEX_HEADER + "".join(
+            _index_line(*k, table.blocks[k]) for k in table.order))
+        if folder_kind(work) != "sweep" or not (work / MARKER).exists():
+            mark_folder(work, "sweep")
         resumes = int(old.get("resumes", 0)) + 1
         started_first = old.get("started", started.isoformat(timespec="seconds"))
         done = set(table.order)
@@ -415,22 +507,29 @@ def run_sweep(plan: SweepPlan, out: Path, executor: Executor, *, resume: bool = 
         on_start(len(done), len(missing))
     if missing:
         fd = os.open(work / RUNS, os.O_WRONLY | os.O_APPEND)
+        fdi = os.open(work / INDEX, os.O_WRONLY | os.O_APPEND)
         try:
             tasks = _tasks(plan, missing, executor.workers, batch_runs, engine)
             for results in executor.map_unordered(run_batch, tasks):
-                _append(fd, "".join(_block(plan, p, r, rows) for p, r, rows in results))
+                blocks = [(p, r, _block(plan, p, r, rows)) for p, r, rows in results]
+                _append(fd, "".join(b for _, _, b in blocks))
+                # after the runs: a run in runs.csv without its index line is run again
+                _append(fdi, "".join(_index_line(p, r, b) for p, r, b in blocks))
                 if progress:
                     progress(len(results))
         finally:
             os.close(fd)
+            os.close(fdi)
 
-    table = read_runs(work / RUNS, last_metric)
+    table = read_runs(work / RUNS, last_metric, read_index(work / INDEX))
     expected = {(p, r) for p in range(len(plan.points)) for r in range(plan.replications)}
     lost = expected - set(table.blocks)
     if lost:  # pragma: no cover - every run was written above
         raise RuntimeError(f"{len(lost)} runs missing from {work / RUNS}")
-    _replace_text(work / RUNS, _header(plan) + "".join(table.blocks[k]
-                                                        for k in sorted(table.blocks)))
+    ordered = sorted(table.blocks)
+    _replace_text(work / RUNS, _header(plan) + "".join(table.blocks[k] for k in ordered))
+    _replace_text(work / INDEX, INDEX_HEADER + "".join(_index_line(*k, table.blocks[k])
+                                                       for k in ordered))
     values, seen = _values_by_point(plan, table)
     _replace_text(work / SUMMARY, summary_text(plan, values, seen))
     if plan.design == "lhs":
@@ -441,12 +540,8 @@ def run_sweep(plan: SweepPlan, out: Path, executor: Executor, *, resume: bool = 
                     wall_seconds=round(wall, 3), ran_last=len(missing))
     _write_manifest(work, manifest)
     if work != out:
-        old_dir = out.parent / f".{out.name}.old-{os.getpid()}"
-        if out.exists():
-            os.replace(out, old_dir)
-        os.replace(work, out)
-        shutil.rmtree(old_dir, ignore_errors=True)
-    return SweepOutcome(out, plan.n_runs, len(done), len(missing), wall)
+        swap_into(work, out)
+    return SweepOutcome(out, plan.n_runs, len(done), len(missing), wall, dropped)
 
 
 def read_summary(folder: Path) -> list[dict]:

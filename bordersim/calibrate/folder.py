@@ -44,6 +44,7 @@ from bordersim import __version__
 from bordersim.calibrate.driver import AbcSettings, Generation, generations, run_abc
 from bordersim.calibrate.problem import CalibrationProblem, observations_sha
 from bordersim.executors import Executor
+from bordersim.folders import folder_kind, mark_folder, swap_into
 from bordersim.loading import ScenarioError, dump_yaml
 from bordersim.model.arrivals import stream
 
@@ -281,14 +282,17 @@ def _prepare(out: Path, problem: CalibrationProblem, resume: bool, force: bool) 
             raise ScenarioError(str(out), [("", "is a file; expected a calibration folder")])
         try:
             old = json.loads(manifest.read_text())
-            kind = old.get("kind") if isinstance(old, dict) else None
         except (OSError, ValueError):
-            old, kind = None, None
+            old = None
+        if not isinstance(old, dict):
+            old = {}
+        kind = folder_kind(out)
         if kind != KIND:
             if any(out.iterdir()):
                 raise ScenarioError(str(out), [("", "exists and is not a calibration folder: "
                                                     "bordersim will not write into it; give "
                                                     "--out a new folder")])
+            mark_folder(out, KIND)
             return out
         if resume:
             if old.get("problem_key") != problem.key():
@@ -304,10 +308,12 @@ def _prepare(out: Path, problem: CalibrationProblem, resume: bool, force: bool) 
         if partial_dir.exists():
             shutil.rmtree(partial_dir)
         partial_dir.mkdir()
+        mark_folder(partial_dir, KIND)
         return partial_dir
     if resume:
         raise ScenarioError(str(out), [("", "nothing to resume: the folder does not exist")])
     out.mkdir(parents=True)
+    mark_folder(out, KIND)
     return out
 
 
@@ -362,10 +368,7 @@ def run_calibration(problem: CalibrationProblem, settings: AbcSettings, out: Pat
              "final_acceptance": last.acceptance, "posterior_size": len(rows),
              "posterior_ess": last.ess}), indent=2) + "\n")
     if work != out:
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-        os.replace(work, out)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_into(work, out)     # one atomic exchange where the system has it
     return CalibrationOutcome(out, gens, counted, ran, predictive,
                               time.monotonic() - t0, resumed)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from heapq import heappop, heappush, heapreplace, nsmallest
+from heapq import heapify, heapreplace
 
 import numpy as np
 
@@ -69,59 +69,93 @@ def fifo_lane(clock: np.ndarray, times: np.ndarray, service: np.ndarray,
 
 def _serve(a: list[float], svc: list[float], pat: list[float] | None, settings: LaneSettings,
            changes: list[tuple[float, LaneSettings]], horizon: float):
-    """Start, finish and renege time of each unit (NaN where it has none)."""
+    """Start, finish and renege time of each unit (NaN where it has none).
+
+    ``slots`` holds one time per staffed booth: when it is free (a finish time, or the time
+    the booth opened). Unit k starts at the earliest of them, or on arrival if later. When
+    booths are cut, the booths that free first leave the heap for ``retired`` (their units
+    finish, but no one takes their place); when booths are added, those come back first,
+    then new booths free from the phase's start."""
     nan = math.nan
     n = len(a)
-    s_out, e_out = [nan] * n, [nan] * n
-    r_out = [nan] * n
-    busy: list[float] = []        # finish times of units that may still be in service
-    c, shut, f = settings.booths, settings.closed or settings.booths <= 0, settings.factor
-    floor = 0.0                   # no start before the last start or the last change
+    s_out, e_out, r_out = [nan] * n, [nan] * n, [nan] * n
+    slots: list[float] = [0.0] * max(settings.booths, 0)
+    retired: list[float] = []
+    shut, f = settings.closed or settings.booths <= 0, settings.factor
+    floor = 0.0                   # no start before the last change that applied
     j, n_changes = 0, len(changes)
     nxt = changes[0][0] if changes else _INF
-    for k in range(n):
+    k = 0
+    while k < n:
+        if pat is None and not shut:
+            # the common case, tightly: open, no patience, until a phase or the horizon
+            limit = nxt if nxt < horizon else horizon
+            while k < n:
+                ak = a[k]
+                top = slots[0]
+                cand = ak if ak > top else top
+                if floor > cand:
+                    cand = floor
+                if cand >= limit:
+                    break
+                end = cand + svc[k] * f
+                s_out[k], e_out[k] = cand, end
+                heapreplace(slots, end)
+                k += 1
+            if k >= n:
+                break
         ak = a[k]
+        k += 1
         while True:
             if shut:
                 cand = _INF
             else:
-                m = len(busy)
-                if m < c:
-                    cand = ak if ak > floor else floor
-                else:
-                    top = busy[0] if m == c else nsmallest(m - c + 1, busy)[-1]
-                    cand = ak if ak > top else top
-                    if floor > cand:
-                        cand = floor
+                top = slots[0]
+                cand = ak if ak > top else top
+                if floor > cand:
+                    cand = floor
             if nxt <= cand and j < n_changes:   # a phase starts first: it applies
                 ch = changes[j][1]
-                c, f = ch.booths, ch.factor
-                shut = ch.closed or c <= 0
+                slots, retired = _restaff(slots, retired, ch.booths, nxt)
+                f = ch.factor
+                shut = ch.closed or ch.booths <= 0
                 floor = nxt
                 j += 1
                 nxt = changes[j][0] if j < n_changes else _INF
                 continue
             break
+        i = k - 1
         if pat is not None and cand > ak:
-            due = ak + max(0.0, pat[k] - 0.0)
+            due = ak + max(0.0, pat[i] - 0.0)
             if due < cand:
                 if due < horizon:
-                    r_out[k] = due
+                    r_out[i] = due
                 continue
             if due == cand < horizon:
                 raise NotExact("a deadline falls when a booth frees")
         if cand >= horizon:
+            if pat is None:
+                break             # first come, first served: nobody after starts either
             continue
-        end = cand + svc[k] * f
-        s_out[k], e_out[k] = cand, end
-        if len(busy) == c and busy[0] <= cand:
-            heapreplace(busy, end)
-        else:
-            heappush(busy, end)
-        while busy[0] <= cand:     # done by now: no later start can use them
-            heappop(busy)
-        floor = cand              # first come, first served: no later start before this one
+        end = cand + svc[i] * f
+        s_out[i], e_out[i] = cand, end
+        heapreplace(slots, end)
     return s_out, e_out, r_out
+
+
+def _restaff(slots: list[float], retired: list[float], booths: int,
+             at: float) -> tuple[list[float], list[float]]:
+    """The booths' free times after the number staffed changes to ``booths`` at ``at``: the
+    latest-freeing of all booths that are or were staffed keep serving (a cut never
+    interrupts a unit in service), plus new booths free from ``at``."""
+    times = sorted(slots + retired)
+    booths = max(booths, 0)
+    if booths <= len(times):
+        keep, retired = times[len(times) - booths:], times[:len(times) - booths]
+    else:
+        keep, retired = times + [at] * (booths - len(times)), []
+    heapify(keep)
+    return keep, retired
 
 
 def _records(order: np.ndarray, a: np.ndarray, s: np.ndarray, e: np.ndarray, r: np.ndarray,

@@ -55,16 +55,20 @@ def write_report(folder: Path, observations: Path | None = None,
         raise ScenarioError(str(folder), [("", "folder not found")])
     if not folder.is_dir():
         raise ScenarioError(str(folder), [("", "expected a results folder, got a file")])
+    from bordersim.readback import verify_folder
+
     if is_sweep_folder(folder):
         if observations is not None:
             raise ScenarioError("--observations", [("", "applies to results and compare "
                                                          "folders, not to sweeps")])
+        verify_folder(folder)       # a damaged folder is refused, naming the file
         return write_sweep_report(folder, crossings=crossings, output=output,
                                   metrics=metrics)
     if crossings:
         raise ScenarioError("--crossing", [("", "chooses the panels of a sweep report; "
                                                 "results and compare reports draw every "
                                                 "crossing")])
+    verify_folder(folder)
     if is_compare_folder(folder):
         return write_compare_report(folder, observations, output, metrics)
     if metrics:

@@ -25,6 +25,7 @@ from bordersim.report.figures import (
     human,
     km_axis,
     legend_below,
+    literal_text,
     subplots,
 )
 from bordersim.report.html import REPORT_FILE, Figures, Output, esc, num, page, table, write_page
@@ -261,6 +262,7 @@ def _diff_table(rows: list[dict], base: str, metrics: list[str], scenario,
                     numeric={4, 5, 6, 7}, cls="numbers") + "</details>")
 
 
+@literal_text
 def write_compare_report(folder: Path, observations: Path | None = None,
                          output: Output | None = None, metrics: list[str] | None = None
                          ) -> Path:

@@ -8,10 +8,12 @@ so labels never collide), the warm-up hatched.
 
 from __future__ import annotations
 
+import functools
 import math
 import textwrap
 from datetime import datetime, timedelta
 
+import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -29,9 +31,21 @@ from bordersim.report.data import (
     hourly_demand,
 )
 
-__all__ = ["subplots", "timeline", "queue", "flow", "waits", "costs", "observed", "date_axis",
+__all__ = ["literal_text", "subplots", "timeline", "queue", "flow", "waits", "costs",
+           "observed", "date_axis",
            "shade_phases", "hatch_warmup", "km_axis", "phase_handles", "class_color",
            "legend_below", "human"]
+
+
+def literal_text(fn):
+    """Draw every figure made inside ``fn`` with labels taken as plain text: a '$' in a
+    crossing or phase label is a dollar sign, never the start of mathtext that fails."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return fn(*args, **kwargs)
+    return wrapper
+
 
 _PHASE_COLORS = ["#fbb4ae", "#b3cde3", "#ccebc5", "#decbe4", "#fed9a6", "#ffffcc", "#e5d8bd",
                  "#fddaec", "#f2f2f2"]

@@ -15,6 +15,7 @@ from bordersim.metrics import COMPONENT_LABELS
 from bordersim.metrics import label as metric_label
 from bordersim.numbers import money, with_interval
 from bordersim.report.data import ResultsData, crossing_label, date_text, load_results
+from bordersim.report.figures import literal_text
 from bordersim.report.html import Figure, Figures, Output, esc, num, page, table, write_page
 from bordersim.report.summary import Value, summary_html
 from bordersim.results import shown_keys
@@ -218,6 +219,7 @@ def _verdicts(folder: Path, observations: Path | None):
     return check(folder, observations), read_observations(observations)
 
 
+@literal_text
 def write_results_report(folder: Path, observations: Path | None = None,
                          output: Output | None = None) -> Path:
     data = load_results(folder)

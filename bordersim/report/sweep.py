@@ -31,6 +31,7 @@ from bordersim.metrics import clip_metric
 from bordersim.metrics import label as metric_label
 from bordersim.numbers import num, with_interval
 from bordersim.report.data import read_csv
+from bordersim.report.figures import literal_text
 from bordersim.report.html import Figures, Output, esc, page, table, write_page
 from bordersim.results import shown_keys
 from bordersim.scenario import ALL
@@ -328,6 +329,7 @@ def _summary(sw: _Sweep, chosen: list[str]) -> str:
     return "<section id='summary'><h2>Summary</h2>" + "".join(lines) + "</section>"
 
 
+@literal_text
 def write_sweep_report(sweep_dir: Path, *, metrics: list[str] | None = None,
                        keys: list[tuple[str, str]] | None = None,
                        crossings: list[str] | None = None,

@@ -142,7 +142,8 @@ def test_report_is_replaced_whole_and_leaves_no_temporary_files(tiny):
     res = invoke("report", tiny)
     assert res.exit_code == 0, res.output
     assert "observed.png" not in {p.name for p in (tiny / "figures").iterdir()}
-    assert not [p for p in tiny.iterdir() if p.name.startswith(".")]
+    # the folder's kind marker is the only hidden file: no temporary ones are left
+    assert [p.name for p in tiny.iterdir() if p.name.startswith(".")] == [".bordersim-folder"]
     assert_figures_linked(tiny)
 
 

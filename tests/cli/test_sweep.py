@@ -170,7 +170,8 @@ def test_metrics_are_kept_in_canonical_order():
 def test_folder_holds_what_the_spec_says(grid_two_workers):
     out = grid_two_workers
     assert {p.name for p in out.iterdir()} == {"manifest.json", "scenario.resolved.yaml",
-                                               "runs.csv", "summary.csv"}
+                                               "runs.csv", "summary.csv", "runs-index.csv",
+                                               ".bordersim-folder"}
     runs = list(csv.DictReader(open(out / "runs.csv")))
     assert list(runs[0]) == ["point", BOOTHS, QUOTA, "replication", "crossing", "class",
                              "metric", "value"]
