@@ -396,7 +396,6 @@ def scenario_json_schema() -> dict:
     root.pop("title", None)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://bordersim.invalid/scenario.schema.json",
         "title": "bordersim scenario",
         **root,
         "description": MODELS["Scenario"],

@@ -3,7 +3,8 @@ clone with nothing beside it.
 
 Fast (the default suite): every shell block is valid bash; every `bordersim` command
 parses with the real command line, and every file it reads is in the repository or is
-written by an earlier command on the same page; every other program is one the
+written by an earlier command on the same page; the scenarios it runs are valid with its
+--set values, and so is every point of a sweep; every other program is one the
 installation provides; every example in `--help` passes the same check.
 
 Slow (`pytest -m slow`): each page's shell and Python blocks are run in order, as
@@ -29,6 +30,8 @@ import yaml
 from click.testing import CliRunner
 
 from bordersim.cli import cli
+from bordersim.loading import ScenarioError, load_scenario
+from bordersim.sweep import parse_vary, plan_sweep, read_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -161,8 +164,18 @@ class Page:
         f = self.root / path
         return _name(f) if f.is_file() else None
 
+    def _load(self, path, overrides, what: str) -> None:
+        """A scenario file, with the command's --set values, must be valid."""
+        f = self.root / path
+        if f.is_file():
+            try:
+                load_scenario(f, list(overrides))
+            except ScenarioError as e:
+                self.problems.append(f"{what}: {e.message()}")
+
     def _run(self, p) -> None:
         name = self._scenario(p["scenario"], "run")
+        self._load(p["scenario"], p["overrides"], "run")
         self.produced.add(os.path.normpath(str(p["out"] or f"results/{name}")))
 
     def _validate(self, p) -> None:
@@ -175,6 +188,7 @@ class Page:
             self.need(s, "compare")
             f = self.root / s
             names.append(_name(f) if f.is_file() else Path(s).name)
+            self._load(s, p["overrides"], "compare")
         self.produced.add(os.path.normpath(str(p["out"] or f"results/compare-{names[0]}")))
 
     def _spec(self, p, what: str) -> dict:
@@ -196,6 +210,18 @@ class Page:
         name = self._scenario(scenario, "sweep") if scenario else None
         out = p["out"] or spec.get("out") or f"results/{name}-sweep"
         self.produced.add(os.path.normpath(str(out)))
+        if scenario and (self.root / scenario).is_file():     # every point must be valid
+            try:
+                full = read_spec(self.root / p["spec_file"]) if p["spec_file"] else {}
+                given = [parse_vary(t) for t in p["varies"]]
+                factors = [f for f in full.get("vary", [])
+                           if f.path not in {g.path for g in given}] + given
+                plan_sweep(self.root / scenario, factors,
+                           design=p["design"] or full.get("design"),
+                           points=p["points"] or full.get("points"),
+                           overrides=[*full.get("set", []), *p["overrides"]])
+            except ScenarioError as e:
+                self.problems.append(f"sweep: {e.message()}")
 
     def _report(self, p) -> None:
         self.need(p["results_dir"], "report")
