@@ -411,11 +411,26 @@ def check_counts(verdicts) -> list[str]:
 
 
 @cli.command()
-def schema():
-    """Print the JSON Schema of a scenario file (for editors)."""
-    from bordersim.scenario import scenario_json_schema
+@click.option("--markdown", is_flag=True,
+              help="Print the reference page of the scenario format (docs/reference.md) "
+                   "instead of the schema.")
+def schema(markdown):
+    """Print the JSON Schema of a scenario file, for editors and validators.
 
-    click.echo(json.dumps(scenario_json_schema(), indent=2))
+    Every field has a description with its unit; limits are standard JSON Schema keywords.
+
+    Examples:
+
+    \b
+      bordersim schema > scenario.schema.json
+      bordersim schema --markdown > docs/reference.md
+    """
+    from bordersim.schema import reference_markdown, scenario_json_schema
+
+    if markdown:
+        click.echo(reference_markdown(), nl=False)
+    else:
+        click.echo(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False))
 
 
 @cli.command()
@@ -618,10 +633,9 @@ def sweep(scenario, varies, design, points, spec_file, metric_names, replication
                       **({"metrics": metrics} if metrics else {}))
     _warn(plan.loaded, quiet or as_json)
     if posterior is not None:
-        from bordersim.calibrate.posterior import load_posterior
-        from bordersim.sweep import with_posterior
+        from bordersim.calibrate.posterior import load_posterior, sweep_with_posterior
 
-        plan = with_posterior(plan, load_posterior(posterior))
+        plan = sweep_with_posterior(plan, load_posterior(posterior))
     name = plan.loaded.scenario.name
     out = out or spec.get("out") or Path("results") / f"{name}-sweep"
     _check_sweep_out(Path(out))
@@ -695,9 +709,11 @@ class _CalibrationProgress:
             self.last = now
 
     def candidates(self, t: int, evaluated: int, accepted: int, wanted: int) -> None:
-        rate = evaluated / max(self.clock() - self.t0, 1e-9)
+        if t != getattr(self, "t_gen", None):
+            self.t_gen, self.gen_start = t, self.clock()
+        rate = evaluated / max(self.clock() - self.gen_start, 1e-9)
         self._line(f"generation {t}: {accepted}/{wanted} accepted of {evaluated} simulated "
-                   f"({rate:.1f}/s overall)")
+                   f"({rate:.2f} simulations/s)")
 
     def generation(self, g) -> None:
         self._line(f"generation {g.t}: tolerance {g.epsilon:.4g}, {g.accepted} accepted of "
@@ -755,7 +771,6 @@ def calibrate(scenario, observations, varies, spec_file, fit_until, population, 
     \b
       bordersim calibrate scenarios/closure-2017.yaml data/observations-2017.csv \\
         --vary crossings.ak-tilek.demand.truck_loaded=250..400 --budget 400
-      bordersim calibrate --spec calibration.yaml --resume
     """
     try:
         import pyabc  # noqa: F401
@@ -888,8 +903,11 @@ def format_calibration(folder: Path) -> str:
 @click.option("--crossing", "crossings", multiple=True, metavar="NAME",
               help="Sweep folders: draw only this crossing (repeatable; 'all' for the totals). "
                    "Default: every crossing and class.")
+@click.option("--metric", "-m", "metrics", multiple=True, metavar="NAME",
+              help="Compare and sweep folders: the metrics to draw after the total cost "
+                   "(repeatable). Default: those asked for when the folder was written.")
 @scenario_errors
-def report(results_dir, observations, fmt, embed, crossings):
+def report(results_dir, observations, fmt, embed, crossings, metrics):
     """Write report.html and figures/ into a results, compare or sweep folder.
 
     Examples:
@@ -902,7 +920,7 @@ def report(results_dir, observations, fmt, embed, crossings):
     from bordersim.report import Output, write_report
 
     path = write_report(results_dir, observations, Output(fmt, embed),
-                        crossings=list(crossings) or None)
+                        crossings=list(crossings) or None, metrics=list(metrics) or None)
     click.echo(f"report: {safe(path)}")
 
 

@@ -153,24 +153,42 @@ def _duration(value: Any) -> float:
     return parse_duration(value)
 
 
-DURATION_SCHEMA = {
-    "anyOf": [
-        {"type": "number", "description": "hours"},
-        {"type": "string",
-         "pattern": r"^\s*[0-9.eE+-]+\s*(s|sec|min|m|h|hr|hours?|d|days?|w|weeks?)?\s*$",
-         "description": "a duration such as '45s', '15min', '2h', '3d', '1w'"},
-    ]
-}
+def _unit_pattern() -> str:
+    """The units of _UNITS_H as a case-insensitive regular expression (JSON Schema patterns
+    have no flags): longest first, so 'min' is not read as 'm'."""
+    def anycase(word: str) -> str:
+        return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+    return "(" + "|".join(anycase(u) for u in sorted(_UNITS_H, key=len, reverse=True)) + ")"
+
+
+def duration_schema(positive: bool) -> dict:
+    """JSON Schema of a duration: hours as a number, or text with a unit; ``positive``
+    excludes zero, else any non-negative duration."""
+    mantissa = (r"(0*[1-9][0-9]*(\.[0-9]*)?|0*\.0*[1-9][0-9]*)" if positive
+                else r"([0-9]+\.?[0-9]*|\.[0-9]+)")
+    pattern = rf"^\s*\+?{mantissa}([eE][+-]?[0-9]+)?\s*{_unit_pattern()}?\s*$"
+    number = {"type": "number", "description": "hours"}
+    number["exclusiveMinimum" if positive else "minimum"] = 0
+    return {"anyOf": [number, {
+        "type": "string", "pattern": pattern,
+        "description": "a duration such as '45s', '15min', '2h', '3d' or '1w' (a bare number "
+                       "means hours)"}]}
+
+
+DURATION_SCHEMA = duration_schema(positive=False)
+POSITIVE_DURATION_SCHEMA = duration_schema(positive=True)
 TIME_SCHEMA = {
     "anyOf": [
-        {"type": "string", "description": "ISO date or datetime, e.g. 2017-10-10T18:00"},
+        {"type": "string", "pattern": r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}",
+         "description": "ISO date or datetime, e.g. 2017-10-10T18:00"},
         DURATION_SCHEMA,
     ],
     "description": "calendar time, or a duration meaning an offset from start",
 }
 
 PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0),
-                             WithJsonSchema(DURATION_SCHEMA)]
+                             WithJsonSchema(POSITIVE_DURATION_SCHEMA)]
 NonNegDuration = Annotated[float, BeforeValidator(_duration), Field(ge=0),
                            WithJsonSchema(DURATION_SCHEMA)]
 

@@ -67,3 +67,4 @@ class Command(click.Command):
 class Group(click.Group):
     context_class = Context
     command_class = Command
+

@@ -135,3 +135,12 @@ def clip_metric(iv: Interval, metric: str) -> Interval:
     if m is None:
         return clip(iv) if metric in COMPONENT_LABELS else iv
     return clip(iv, m.low, m.high)
+
+
+def metrics_markdown() -> str:
+    """The table of metrics in docs/results.md (a test keeps the page and this in step)."""
+    rows = ["| metric | unit | what it is |", "|---|---|---|"]
+    for m in CATALOGUE.values():
+        unit = m.unit.replace("{cur}", "currency")
+        rows.append(f"| `{m.name}` | {unit} | {m.what} |")
+    return "\n".join(rows) + "\n"

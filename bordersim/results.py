@@ -233,14 +233,18 @@ def write_results(out: Path, res: ExperimentResult, loaded: LoadedScenario,
 
 
 def shown_keys(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Rows worth showing: totals only where they add up more than one row."""
+    """Rows worth showing: totals only where they add up more than one row, and never a
+    total identical to another shown (one crossing's total is the grand total)."""
     own = [k for k in keys if ALL not in k]
     n_cls = {c: sum(1 for x in own if x[0] == c) for c, _ in own}
     n_crs = {k: sum(1 for x in own if x[1] == k) for _, k in own}
+    one_crossing = len({c for c, _ in own}) == 1
+    one_class = len({k for _, k in own}) == 1
     out = []
     for c, k in keys:
         if (c != ALL and k != ALL) or (c != ALL and n_cls.get(c, 0) > 1) \
                 or (c == ALL and k != ALL and n_crs.get(k, 0) > 1) \
-                or (c == ALL and k == ALL and len(own) > 1):
+                or (c == ALL and k == ALL and len(own) > 1
+                    and not one_crossing and not one_class):
             out.append((c, k))
     return out

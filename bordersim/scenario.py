@@ -43,10 +43,42 @@ Count = Annotated[int, NoBool]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
+_MONEY_FIELDS = ("mean", "value", "low", "high", "mode", "values")
+
+
+def _money_amount(value: Any, where: str = "") -> float:
+    """A plain number: an amount in the scenario's currency (never a duration)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    at = f" in {where}" if where else ""
+    raise ValueError(f"expected an amount of money in the scenario's currency, a plain number "
+                     f"such as 40000 (not text such as 40k, $40,000 or 2h), got {value!r}{at}")
+
+
+def _money(value: Any) -> Any:
+    """A cargo value is money: a number, or a distribution whose parameters are numbers.
+    The distributions' own checks (positive mean, low < high, ...) then apply as usual."""
+    if isinstance(value, dict):
+        out = dict(value)
+        for key in _MONEY_FIELDS:
+            if key in out:
+                v = out[key]
+                out[key] = ([_money_amount(x, key) for x in v] if isinstance(v, list)
+                            else _money_amount(v, key))
+        return out
+    if value is None:
+        return value
+    return _money_amount(value)
+
+
+#: a distribution of amounts of money (same laws as durations, numbers only)
+MoneyDistribution = Annotated[Distribution, BeforeValidator(_money)]
+
+
 class ClassSpec(Strict):
     persons: NonNeg = 1.0
     length_m: NonNeg = 0.0
-    cargo_value: Distribution | None = None
+    cargo_value: MoneyDistribution | None = None
     perishable_share: Probability = 0.0
 
 
@@ -544,36 +576,3 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
 
 def format_path(path: tuple) -> str:
     return _fmt(path)
-
-
-
-def scenario_json_schema() -> dict:
-    """JSON Schema of a scenario file, as editors should see it.
-
-    pydantic describes what the models hold after parsing; a file may also
-    write a bare duration (or number) where a distribution is expected.
-    """
-    from bordersim.distributions import DURATION_SCHEMA
-
-    doc = Scenario.model_json_schema(by_alias=True)
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "discriminator" in node and "oneOf" in node:
-                inner = {k: node.pop(k) for k in ("discriminator", "oneOf")}
-                node["anyOf"] = [DURATION_SCHEMA, inner]
-                return
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(doc)
-    # a file that extends another holds only what it changes
-    required = doc.pop("required", [])
-    doc["if"] = {"required": ["extends"]}
-    doc["else"] = {"required": required}
-    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    doc["title"] = "bordersim scenario"
-    return doc

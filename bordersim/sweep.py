@@ -42,7 +42,7 @@ from bordersim.scenario import Scenario
 from bordersim.sizing import MAX_SWEEP_POINTS, check_sweep_fits
 
 __all__ = ["Factor", "SweepPlan", "parse_vary", "design_points", "plan_sweep",
-           "read_spec", "parse_metrics", "numeric_value", "with_posterior"]
+           "read_spec", "parse_metrics", "numeric_value"]
 
 DESIGNS = ("grid", "lhs")
 _LHS_KEY = 0x4C4853          # spawn key of the design's stream: apart from any replication's
@@ -386,23 +386,6 @@ def _measured(build) -> float:
             tracemalloc.stop()
     del kept
     return float(max(size, 0))
-
-
-def with_posterior(plan: SweepPlan, posterior) -> SweepPlan:
-    """The plan with replication r of every point running posterior draw r (the point's
-    own values on top): ``posterior`` is a :class:`bordersim.calibrate.Posterior`."""
-    import dataclasses
-
-    from bordersim.calibrate.posterior import PosteriorScenarios
-
-    base = PosteriorScenarios(plan.loaded, posterior, plan.seed)
-    per_point = []
-    for point in plan.points:
-        extra = tuple((f.parts, v) for f, v in zip(plan.factors, point, strict=True))
-        per = base.with_extra(extra)
-        per.check(plan.replications)
-        per_point.append(per)
-    return dataclasses.replace(plan, per_point=tuple(per_point))
 
 
 SPEC_KEYS = ("scenario", "vary", "design", "points", "replications", "seed", "metrics", "set",

@@ -20,7 +20,7 @@ import numpy as np
 from bordersim.loading import ScenarioError
 from bordersim.model.arrivals import stream
 
-__all__ = ["Posterior", "load_posterior", "PosteriorScenarios"]
+__all__ = ["Posterior", "load_posterior", "PosteriorScenarios", "sweep_with_posterior"]
 
 
 @dataclass(frozen=True)
@@ -178,3 +178,18 @@ class PosteriorScenarios:
         out.__dict__.update(self.__dict__)
         out.extra = tuple(extra)
         return out
+
+
+def sweep_with_posterior(plan, posterior: Posterior):
+    """A sweep plan (:class:`bordersim.sweep.SweepPlan`) whose replication r runs
+    posterior draw r at every point, with the point's own values on top."""
+    import dataclasses
+
+    base = PosteriorScenarios(plan.loaded, posterior, plan.seed)
+    per_point = []
+    for point in plan.points:
+        extra = tuple((f.parts, v) for f, v in zip(plan.factors, point, strict=True))
+        per = base.with_extra(extra)
+        per.check(plan.replications)
+        per_point.append(per)
+    return dataclasses.replace(plan, per_point=tuple(per_point))

@@ -22,119 +22,19 @@ from __future__ import annotations
 from collections import deque
 from heapq import heappop, heappush
 
-import numpy as np
 import simpy
 from simpy.events import Timeout
 
-from bordersim.model.arrivals import ArrivalStream
 from bordersim.model.clock import hops
-from bordersim.model.records import Outcome, Recorder, Records
+from bordersim.model.groups import GONE, IN_SERVICE, WAITING, Group, Unit
+from bordersim.model.records import Outcome
 from bordersim.model.timeline import StageSettings
 
 __all__ = ["Outcome", "Group", "Engine", "ArrivalChain"]
 
-_WAITING, _IN_SERVICE, _GONE = 0, 1, 2
-
 
 def _seqs(value) -> list | tuple:
     return value if isinstance(value, list) else (value,)
-
-
-class Unit:
-    __slots__ = ("g", "i", "t_arr", "stage", "wait_h", "t_join", "state", "seq", "lane")
-
-    def __init__(self, g: Group, i: int, t_arr: float):
-        self.g = g
-        self.i = i
-        self.t_arr = t_arr
-        self.stage = 0
-        self.wait_h = 0.0
-        self.t_join = t_arr
-        self.state = _WAITING
-        self.seq = 0
-        self.lane = None
-
-
-class Group:
-    """One crossing × class: its route, its units' attributes and what happened to them
-    (``rec``, and the record arrays as attributes, once the run is over)."""
-
-    def __init__(self, crossing: str, cls: str, arrivals: ArrivalStream,
-                 balk_over: int | None = None):
-        self.crossing = crossing
-        self.cls = cls
-        self.arrivals = arrivals
-        self.attrs = arrivals.attrs
-        self.patience = None            # hours per unit (a list), where the class has it
-        self.balk_over = balk_over
-        self.route: list[StageRT] = []
-        self.divert = None              # (queue_over, [(group, travel_h)]) or None
-        self.responder = None           # a Responder when trips answer the visible delay
-        self.draw_for_diverted = None   # callable(group) -> index of fresh attributes
-        self.extra_arrivals: list[float] = []   # arrival times of units diverted here
-        self.engine = "des"             # or "recursion": which engine ran this group
-        self.rec: Records | None = None
-        self._log: Recorder | None = None
-
-    def start_log(self) -> None:
-        """Buffers for the event engine; visits and outcomes are appended as they happen."""
-        log = self._log = Recorder()
-        self._qj, self._ql = log.q_join.append, log.q_leave.append
-        self._qu, self._qw = log.q_unit.append, log.q_wait0.append
-        self._ou, self._ow = log.out_unit.append, log.out_wait.append
-        self._oe, self._oc = log.out_exit.append, log.out_code.append
-
-    def end_log(self) -> None:
-        self.rec = self._log.records()
-        self._log = None
-
-    def waited(self, u: Unit, t_leave: float) -> None:
-        """Close the unit's current queue visit at t_leave and add it to its waiting."""
-        self._qj(u.t_join)
-        self._ql(t_leave)
-        self._qu(u.i)
-        self._qw(u.wait_h)
-        u.wait_h += t_leave - u.t_join
-
-    def record(self, u: Unit, code: int, t_exit: float, travel_h: float = 0.0) -> None:
-        if travel_h:
-            self._log.travel_at.append(len(self._log.out_code))
-            self._log.travel_h.append(travel_h)
-        self._ou(u.i)
-        self._ow(u.wait_h)
-        self._oe(t_exit)
-        self._oc(code)
-
-    # the records, as numpy arrays
-    q_join = property(lambda self: self.rec.q_join)
-    q_leave = property(lambda self: self.rec.q_leave)
-    q_unit = property(lambda self: self.rec.q_unit)
-    q_wait0 = property(lambda self: self.rec.q_wait0)
-    out_unit = property(lambda self: self.rec.out_unit)
-    out_wait = property(lambda self: self.rec.out_wait)
-    out_exit = property(lambda self: self.rec.out_exit)
-    out_code = property(lambda self: self.rec.out_code)
-    out_travel = property(lambda self: self.rec.out_travel)
-
-    @property
-    def arrival_times(self) -> np.ndarray:
-        """Arrival time of every unit index: drawn arrivals (a trip held back arrives when
-        it is made, and never when it is given up or still held: NaN), then units diverted
-        here."""
-        times = self.arrivals.times
-        if self.responder is not None:
-            held = self.responder.records()
-            if len(held["unit"]):
-                times = times.copy()
-                made = held["code"] == 0
-                times[held["unit"]] = np.where(made, held["end"], np.nan)
-        if not self.extra_arrivals:
-            return times
-        return np.concatenate([times, np.asarray(self.extra_arrivals)])
-
-    @property
-    def out_arr(self) -> np.ndarray:
-        return self.arrival_times[self.rec.out_unit]
 
 
 class LaneRT:
@@ -241,7 +141,7 @@ class Engine:
 
     def _finish(self, u: Unit, code: int, t: float, travel_h: float = 0.0) -> None:
         """The unit leaves the crossing for good."""
-        u.state = _GONE
+        u.state = GONE
         del self.alive[u]
         u.g.record(u, code, t, travel_h)
 
@@ -330,14 +230,14 @@ class Engine:
         """Join a lane (or a secondary pool); patience runs while the unit waits in any queue."""
         now = self.env.now
         u.t_join = now
-        u.state = _WAITING
+        u.state = WAITING
         u.lane = lane
         self._seq += 1
         u.seq = self._seq
         lane.queues[u.g.cls].append(u)
         lane.n_waiting += 1
         self.dispatch(lane)
-        if u.state == _WAITING and u.g.patience is not None:
+        if u.state == WAITING and u.g.patience is not None:
             delay = u.g.patience[u.i] - u.wait_h
             if not delay > 0.0:     # as max(0.0, delay)
                 delay = 0.0
@@ -394,7 +294,7 @@ class Engine:
         single = lane.single
         if single is not None:      # one class: no priority to weigh
             cls, q = single
-            while q and q[0].state != _WAITING:
+            while q and q[0].state != WAITING:
                 q.popleft()
             if not q or cls in st.closed:
                 return None
@@ -405,7 +305,7 @@ class Engine:
         best_q = None
         best_key = None
         for cls, q in lane.items:
-            while q and q[0].state != _WAITING:
+            while q and q[0].state != WAITING:
                 q.popleft()
             if not q or cls in st.closed:
                 continue
@@ -437,7 +337,7 @@ class Engine:
         g = u.g
         self._unqueue(u, now)
         lane.busy += 1
-        u.state = _IN_SERVICE
+        u.state = IN_SERVICE
         cls = g.cls
         if st.quota_per_day and cls in st.quota_per_day and not lane.secondary:
             used = lane.stage.quota_used
@@ -490,7 +390,7 @@ class Engine:
         now = self.env.now
         draws = stage.referral[cls]
         q = sec.queues[cls]
-        waiting = [u for u in q if u.state == _WAITING]
+        waiting = [u for u in q if u.state == WAITING]
         go = [u for u in waiting if draws[u.i] >= p]
         q.clear()   # in place: the lane's items/single views keep pointing at it
         q.extend(u for u in waiting if draws[u.i] < p)
@@ -528,7 +428,7 @@ class Engine:
         end = self.horizon_h
         for u in self.alive:
             g = u.g
-            if u.state == _WAITING:
+            if u.state == WAITING:
                 g.waited(u, end)
                 g.record(u, Outcome.WAITING_AT_END, float("nan"))
             else:

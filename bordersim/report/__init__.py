@@ -34,12 +34,22 @@ def is_sweep_folder(path: Path) -> bool:
 
 
 def write_report(folder: Path, observations: Path | None = None,
-                 output: Output | None = None, crossings: list[str] | None = None) -> Path:
+                 output: Output | None = None, crossings: list[str] | None = None,
+                 metrics: list[str] | None = None) -> Path:
     """Write report.html and figures/ into a results, compare or sweep folder; ``output``
     says which figure formats (PNG, SVG or both) and whether the page embeds them;
-    ``crossings`` chooses the panels of a sweep report."""
+    ``crossings`` chooses the panels of a sweep report, ``metrics`` what a compare or sweep
+    report draws (after the total cost)."""
     from bordersim.compare import is_compare_folder
+    from bordersim.measure import METRICS
 
+    for m in metrics or []:
+        if m not in METRICS:
+            from bordersim.distributions import did_you_mean
+
+            raise ScenarioError("--metric", [("", f"unknown metric '{m}'"
+                                                  f"{did_you_mean(m, METRICS)} (known: "
+                                                  f"{', '.join(METRICS)})")])
     folder = Path(folder)
     if not folder.exists():
         raise ScenarioError(str(folder), [("", "folder not found")])
@@ -52,12 +62,16 @@ def write_report(folder: Path, observations: Path | None = None,
             raise ScenarioError("--observations", [("", "applies to results and compare "
                                                          "folders, not to sweeps")])
         verify_folder(folder)       # a damaged folder is refused, naming the file
-        return write_sweep_report(folder, crossings=crossings, output=output)
+        return write_sweep_report(folder, crossings=crossings, output=output,
+                                  metrics=metrics)
     if crossings:
         raise ScenarioError("--crossing", [("", "chooses the panels of a sweep report; "
                                                 "results and compare reports draw every "
                                                 "crossing")])
     verify_folder(folder)
     if is_compare_folder(folder):
-        return write_compare_report(folder, observations, output)
+        return write_compare_report(folder, observations, output, metrics)
+    if metrics:
+        raise ScenarioError("--metric", [("", "chooses what compare and sweep reports draw; "
+                                              "a results report shows every metric")])
     return write_results_report(folder, observations, output)

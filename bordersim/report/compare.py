@@ -264,7 +264,8 @@ def _diff_table(rows: list[dict], base: str, metrics: list[str], scenario,
 
 @literal_text
 def write_compare_report(folder: Path, observations: Path | None = None,
-                         output: Output | None = None) -> Path:
+                         output: Output | None = None, metrics: list[str] | None = None
+                         ) -> Path:
     folder = Path(folder)
     index = _index(folder)
     rows = _read_rows(folder)
@@ -281,7 +282,8 @@ def write_compare_report(folder: Path, observations: Path | None = None,
     how = {c["scenario"]: c.get("paired") for c in index.get("comparisons", [])}
     scn = runs[base].scenario
     cur = scn.economics.currency if scn.economics else None
-    metrics = index.get("metrics") or shown_metrics(None, costs=cur is not None)
+    metrics = (shown_metrics(metrics, costs=cur is not None) if metrics else
+               index.get("metrics") or shown_metrics(None, costs=cur is not None))
     figs = Figures(output or Output())
     forests = []
     for m in metrics:

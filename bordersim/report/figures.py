@@ -379,7 +379,10 @@ def costs(data: ResultsData) -> Figure | None:
     comps = [c for c in COMPONENT_LABELS if c != "total" and any(
         table[k].get(c, {}).get("mean") and float(table[k][c]["mean"]) > 0 for k in keys)]
     cur = scn.economics.currency
-    fig, ax = subplots(figsize=(10, 2.2 + 0.36 * len(keys)))
+    what = textwrap.fill(f"Cost by crossing and class, {cur}: "
+                         + ", ".join(COMPONENT_LABELS[c] for c in comps), 95)
+    lines = what.count("\n") + 2                   # the title's lines, with the note
+    fig, ax = subplots(figsize=(10, 2.4 + 0.3 * lines + 0.4 * max(len(keys), 2)))
     left = np.zeros(len(keys))
     colors = {"time": "#4c72b0", "cargo_time": "#dd8452", "spoilage": "#55a868",
               "lost": "#c44e52", "diversion": "#8172b3"}
@@ -406,13 +409,10 @@ def costs(data: ResultsData) -> Figure | None:
     ax.xaxis.set_major_formatter(FuncFormatter(human))
     ax.set_xlabel(f"{cur}, units arriving after the warm-up (mean over {data.n_reps} "
                   "replications)")
-    what = textwrap.fill(f"Cost by crossing and class, {cur}: "
-                         + ", ".join(COMPONENT_LABELS[c] for c in comps), 95)
     fig.suptitle(f"{what}\nbars: mean by component; whiskers and numbers: total with its "
                  "95% CI", x=0.01, ha="left")
-    ax.legend(loc="lower right", title="component")
-    fig.tight_layout()
-    return fig
+    handles, _ = ax.get_legend_handles_labels()     # under the chart: never over a number
+    return legend_below(fig, handles)
 
 
 def observed(data: ResultsData, verdicts: list) -> Figure | None:

@@ -79,6 +79,7 @@ def _cost_sentences(data: ResultsData) -> list[str]:
     out = [f"The units arriving {_window(data)} cost <b>"
            f"{esc(with_interval(total.mean, total.low, total.high, cur, money_value=True))}"
            "</b>."]
+    out += _uncertainty_sentences(data, cur)
     if total.mean <= 0:
         return out
     parts = sorted(((costs[(ALL, ALL, c)].mean, c) for c in COMPONENT_LABELS
@@ -109,6 +110,24 @@ def _cost_sentences(data: ResultsData) -> list[str]:
             rest.append(f"the other classes {esc(money(sum(v for v, _ in by_class[4:]), cur))}")
         out.append(sentence + ("; " + _join(rest) if rest else "") + ".")
     return out
+
+
+def _uncertainty_sentences(data: ResultsData, cur: str) -> list[str]:
+    """With a posterior (``--posterior``): how sure the estimated parameters let us be."""
+    post = data.manifest.get("posterior")
+    row = data.summary.get((ALL, ALL, "cost_total"))
+    if not post or not row or row.get("p05") in (None, "") or row.get("p95") in (None, ""):
+        return []
+    lo, hi = float(row["p05"]), float(row["p95"])
+    text = (f"The replications ran parameter sets drawn from the calibration "
+            f"<code>{esc(str(post.get('folder', '')))}</code>, so the spread of the cost over "
+            f"them carries what the observations leave uncertain: 90% of them lie between "
+            f"<b>{esc(money(lo, cur))}</b> and <b>{esc(money(hi, cur))}</b>")
+    shr = row.get("param_share")
+    if shr not in (None, ""):
+        text += (f"; the parameters account for {share(float(shr), 1.0)} of that spread, the "
+                 "Monte Carlo noise of a replication for the rest")
+    return [text + ". The interval after the mean is the precision of the mean alone."]
 
 
 def _queue_sentences(data: ResultsData) -> list[str]:

@@ -144,7 +144,10 @@ def _panels(sw: _Sweep, metric: str, keys, crossings) -> tuple[list, list]:
 
 
 def _tick(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """A varied value as text: drawn numbers to four significant digits."""
+    if isinstance(value, float):
+        return num(value, 4)
+    return str(value)
 
 
 def _grid_of(n: int) -> tuple[int, int]:
@@ -166,7 +169,7 @@ def _wrap(text: str, width: int = 48) -> str:
 
 
 def _response_figure(sw: _Sweep, metric: str, j: int, panels):
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     from bordersim.report.figures import human
 
@@ -220,8 +223,12 @@ def _response_figure(sw: _Sweep, metric: str, j: int, panels):
                    title=sw.label(second), fontsize=8, title_fontsize=8)
     band = "95% band over replications" if sw.grid else \
         "points of the Latin hypercube, 95% intervals over replications"
-    fig.suptitle(f"{sw.manifest['scenario']}: {metric_label(metric, sw.currency)} against "
-                 f"{sw.label(j, unit=False)}\n({band})", fontsize=10)
+    if ticks is None and np.all(np.isfinite(xj)) and np.all(xj == np.round(xj)):
+        for ax in axes.flat:                   # booths, quotas: whole numbers on the axis
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    title = f"{sw.manifest['scenario']}: {metric_label(metric, sw.currency)} against " \
+            f"{sw.label(j, unit=False)}"
+    fig.suptitle(f"{_wrap(title, int(fig.get_figwidth() * 11))}\n({band})", fontsize=10)
     return fig
 
 
@@ -263,23 +270,29 @@ def _tornado_figure(sw: _Sweep, metric: str, rows: list[dict], panels):
         ax.grid(axis="x", alpha=0.3)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    fig.suptitle(f"{sw.manifest['scenario']}: sensitivity of {metric_label(metric, sw.currency)}"
-                 "\n(red: rises with the parameter; blue: falls; hatched: p >= 0.05)",
-                 fontsize=10)
+    title = f"{sw.manifest['scenario']}: sensitivity of {metric_label(metric, sw.currency)}"
+    fig.suptitle(f"{_wrap(title, int(fig.get_figwidth() * 11))}\n(red: rises with the "
+                 "parameter; blue: falls; hatched: p >= 0.05)", fontsize=10)
     return fig
 
 
+MOST_METRICS = 8     # a sweep that kept more draws the headline ones (or those asked for)
+
+
 def _metrics(sw: _Sweep, metrics: list[str] | None) -> list[str]:
+    """The metrics to draw: those asked for; else those the sweep kept, or the headline
+    ones when it kept more than MOST_METRICS; the total cost first where there is one."""
     kept = list(sw.manifest["metrics"])
     if metrics:
-        return [m for m in metrics if m in kept]
-    # the sweep's own choice when it kept only some metrics, else the headline ones
-    from bordersim.measure import METRICS
-
-    chosen = kept if len(kept) < len(METRICS) else [m for m in HEADLINE if m in kept]
-    chosen = chosen or kept[:4]
-    return ["cost_total", *[m for m in chosen if m != "cost_total"]] \
-        if "cost_total" in chosen and sw.currency else chosen
+        chosen = [m for m in metrics if m in kept]
+    elif len(kept) > MOST_METRICS:
+        chosen = [m for m in HEADLINE if m in kept] or kept[:4]
+    else:
+        chosen = kept
+    if "cost_total" in chosen and not sw.currency:
+        chosen = [m for m in chosen if m != "cost_total"] or chosen
+    lead = ["cost_total"] if "cost_total" in chosen else []
+    return lead + [m for m in chosen if m != "cost_total"]
 
 
 def _summary(sw: _Sweep, chosen: list[str]) -> str:

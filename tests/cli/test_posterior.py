@@ -193,3 +193,16 @@ def test_a_posterior_that_cannot_be_used_is_refused(case, what, message):
     assert r.exit_code == 2, r.output
     assert message in r.output and "Traceback" not in r.output
     assert not (d / "bad").exists()
+
+
+def test_the_report_of_a_posterior_run_says_how_sure_the_parameters_let_us_be(case):
+    d, cal, _ = case
+    scn = _scenario()
+    scn["economics"] = {"value_of_time_per_person_hour": 2.0}
+    (d / "toy.yaml").write_text(yaml.safe_dump(scn))
+    assert _invoke("run", d / "toy.yaml", "--posterior", cal, "-q", "--out",
+                   d / "r").exit_code == 0
+    r = _invoke("report", d / "r")
+    assert r.exit_code == 0, r.output
+    page = (d / "r" / "report.html").read_text()
+    assert "90% of them lie between" in page and "the parameters account for" in page

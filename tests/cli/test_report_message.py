@@ -214,6 +214,8 @@ def test_report_refuses_an_unknown_format_and_crossing_outside_sweeps(results):
     assert res.exit_code == 2 and "gif" in res.output
     res = invoke("report", results, "--crossing", "ak-tilek")
     assert res.exit_code == 2 and "sweep" in res.output
+    res = invoke("report", results, "--metric", "wait_mean_h")
+    assert res.exit_code == 2 and "compare and sweep" in res.output
 
 
 def test_summary_intervals_of_counts_never_go_below_zero(results):
@@ -311,6 +313,12 @@ def test_sweep_report_draws_every_crossing_and_leaves_out_flat_panels(tmp_path):
     fig = rs._response_figure(sw, "wait_mean_h", 0, drawn)
     assert fig.axes[0].get_xlabel().startswith("booths of lane freight, kz-entry at")
     assert booths not in fig.axes[0].get_xlabel()
+    # --metric draws those metrics only; a results folder has no such choice
+    res = invoke("report", tmp_path / "sw", "--metric", "wait_mean_h")
+    assert res.exit_code == 0
+    page = (tmp_path / "sw" / "report.html").read_text(encoding="utf-8")
+    assert "mean wait (h)" in page and "total cost (USD)</h2>" not in page
+    assert invoke("report", tmp_path / "sw", "--metric", "wait_mean").exit_code == 2
     # --crossing draws only that crossing
     res = invoke("report", tmp_path / "sw", "--crossing", "chaldybar")
     assert res.exit_code == 0

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from bordersim.cli import cli
 from bordersim.loading import load_scenario
-from bordersim.scenario import scenario_json_schema
+from bordersim.schema import scenario_json_schema
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
 

@@ -64,6 +64,17 @@ def distributions(draw, lo_min: float = 0.5, hi_min: float = 20.0, kind: str | N
     return {"dist": "empirical", "values": [f"{v}min" for v in values]}
 
 
+def _as_money(dist):
+    """A distribution of durations in minutes as one of amounts: a cargo value is money."""
+    def amount(v):
+        return float(v[:-3]) if isinstance(v, str) and v.endswith("min") else v
+
+    if isinstance(dist, dict):
+        return {k: [amount(x) for x in v] if isinstance(v, list) else amount(v)
+                for k, v in dist.items()}
+    return amount(dist)
+
+
 @st.composite
 def scenarios(draw, max_crossings: int = 2, max_stages: int = 2, max_phases: int = 3) -> dict:
     """A small scenario using most of the schema: stages, lanes, secondary, policy, behaviour."""
@@ -139,7 +150,7 @@ def scenarios(draw, max_crossings: int = 2, max_stages: int = 2, max_phases: int
         "behaviour": behaviour,
     }
     if "truck" in classes and draw(st.booleans()):
-        data["classes"]["truck"].update(cargo_value=draw(distributions(1000, 5000)),
+        data["classes"]["truck"].update(cargo_value=_as_money(draw(distributions(1000, 5000))),
                                         perishable_share=draw(_num(0, 1)))
         data["economics"] = {"value_of_time_per_person_hour": draw(_num(0, 5)),
                              "vehicle_cost_per_hour": {"truck": draw(_num(0, 20))},
