@@ -119,9 +119,10 @@ def test_a_killed_run_leaves_no_process_and_loses_nothing(earlier, moment, sig):
             proc.wait()
     said = f"exit {code}: {proc.stderr.read().decode(errors='replace')[-3000:]}"
     # SIGTERM before the command has started (still importing) kills at once; after, the
-    # command unwinds and exits with 128 + 15
-    assert code in ((-signal.SIGKILL,) if sig == signal.SIGKILL
-                    else (-signal.SIGTERM, 128 + signal.SIGTERM)), said
+    # command unwinds and exits with 128 + 15. On a loaded machine the command may finish
+    # between the look at it and the signal (exit 0): what follows must hold all the same
+    assert code in ((-signal.SIGKILL, 0) if sig == signal.SIGKILL
+                    else (-signal.SIGTERM, 128 + signal.SIGTERM, 0)), said
     assert none_left(tag), f"processes left running: {tagged(tag)}; {said}"
     # the earlier folder, byte for byte, or (killed after the swap) a complete new one
     assert out.is_dir(), said
