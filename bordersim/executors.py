@@ -94,11 +94,13 @@ class LocalExecutor(Executor):
                 yield fut.result()
         except BaseException:
             # an error, Ctrl-C, SIGTERM or a caller that stops reading: stop the workers
-            # now rather than wait for the runs they hold
+            # now rather than wait for the runs they hold, and let nothing the stopped
+            # pool raises hide why it stopped
             _terminate(pool)
+            with contextlib.suppress(Exception):
+                pool.shutdown(wait=False, cancel_futures=True)
             raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True)
 
 
 def _worker_start(parent: int) -> None:

@@ -30,8 +30,8 @@ GUARD_S = 120          # a hang guard for waiting on a state, not a measure of s
 def slow_scenario(tmp_path: Path) -> Path:
     """Two replications of a few seconds each, and a write phase long enough to hit."""
     data = copy.deepcopy(BASE)
-    data["duration"] = "120d"
-    data["replications"] = 4
+    data["duration"] = "90d"
+    data["replications"] = 2
     data["crossings"]["ak-tilek"]["demand"] = {"car": 300, "truck_loaded": 300}
     data["policy"] = [data["policy"][0]]
     return write(tmp_path / "slow.yaml", data)
@@ -99,8 +99,11 @@ def earlier(tmp_path_factory):
     return scenario, out, snapshot(out)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
-@pytest.mark.parametrize("moment", list(MOMENTS))
+@pytest.mark.parametrize("moment, sig", [
+    ("starting", signal.SIGKILL), ("simulating", signal.SIGKILL), ("writing", signal.SIGKILL),
+    ("simulating", signal.SIGTERM), ("writing", signal.SIGTERM)],
+    ids=["starting-kill-9", "simulating-kill-9", "writing-kill-9", "simulating-sigterm",
+         "writing-sigterm"])
 def test_a_killed_run_leaves_no_process_and_loses_nothing(earlier, moment, sig):
     scenario, out, before = earlier
     tag = uuid.uuid4().hex
@@ -114,20 +117,22 @@ def test_a_killed_run_leaves_no_process_and_loses_nothing(earlier, moment, sig):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    said = f"exit {code}: {proc.stderr.read().decode(errors='replace')[-3000:]}"
     # SIGTERM before the command has started (still importing) kills at once; after, the
-    # command unwinds and exits with 128 + 15
-    assert code in ((-signal.SIGKILL,) if sig == signal.SIGKILL
-                    else (-signal.SIGTERM, 128 + signal.SIGTERM)), \
-        f"exit {code}: {proc.stderr.read().decode(errors='replace')[-3000:]}"
-    assert none_left(tag), f"processes left running: {tagged(tag)}"
+    # command unwinds and exits with 128 + 15. On a loaded machine the command may finish
+    # between the look at it and the signal (exit 0): what follows must hold all the same
+    assert code in ((-signal.SIGKILL, 0) if sig == signal.SIGKILL
+                    else (-signal.SIGTERM, 128 + signal.SIGTERM, 0)), said
+    assert none_left(tag), f"processes left running: {tagged(tag)}; {said}"
     # the earlier folder, byte for byte, or (killed after the swap) a complete new one
-    assert out.is_dir()
+    assert out.is_dir(), said
     now = snapshot(out)
     if now != before:
         verify_results_folder(out)
-        assert set(now) == set(before)
+        assert set(now) == set(before), said
     if code == 128 + signal.SIGTERM:        # it cleaned up after itself
-        assert not [n for n in hidden(out.parent) if n.startswith(".tiny.")]
+        assert not [n for n in hidden(out.parent) if n.startswith(".tiny.")], \
+            f"{hidden(out.parent)}; {said}"
     # the next write cleans what a kill -9 left, and nothing else is there
     again = subprocess.run([sys.executable, "-m", "bordersim", "run", scenario, "-q", "-j",
                             "1", "-n", "1", "--out", out, "--force"], capture_output=True,
