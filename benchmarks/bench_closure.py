@@ -36,9 +36,10 @@ from bordersim.model import build
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "closure-2017.yaml"
 
 
-def bordersim_once(scn, engine: str) -> tuple[int, float, float, float]:
-    """Units, and seconds to build, to run the events and for the statistics."""
-    t0 = time.perf_counter()
+def bordersim_once(scn, engine: str) -> tuple[int, float, float, float, float]:
+    """Units, seconds to build, to run the events and for the statistics, and CPU
+    seconds in all."""
+    c0, t0 = time.process_time(), time.perf_counter()
     eng = build(scn, 0, scn.seed, engine)
     t1 = time.perf_counter()
     eng.env.run(until=scn.duration)
@@ -46,7 +47,8 @@ def bordersim_once(scn, engine: str) -> tuple[int, float, float, float]:
     t2 = time.perf_counter()
     measure(eng, scn, 0)
     t3 = time.perf_counter()
-    return sum(len(g.out_code) for g in eng.groups), t1 - t0, t2 - t1, t3 - t2
+    return (sum(len(g.out_code) for g in eng.groups), t1 - t0, t2 - t1, t3 - t2,
+            time.process_time() - c0)
 
 
 def bare_draws(scn) -> list[tuple[int, list[float], list[float]]]:
@@ -95,41 +97,55 @@ def per_replication(rounds: int) -> None:
     load0 = os.getloadavg()[0]
     for _ in range(rounds):
         for engine in ("auto", "des"):
-            n, b, r, m = bordersim_once(scn, engine)
-            if engine not in best or b + r + m < sum(best[engine][1:]):
-                best[engine] = (n, b, r, m)
-        t = time.perf_counter()
+            n, b, r, m, c = bordersim_once(scn, engine)
+            if engine not in best or b + r + m < sum(best[engine][1:4]):
+                best[engine] = (n, b, r, m, min(c, best.get(engine, (0,) * 5)[4] or c))
+            else:
+                best[engine] = (*best[engine][:4], min(c, best[engine][4]))
+        t, c0 = time.perf_counter(), time.process_time()
         bare_simpy(draws, scn.duration)
-        dt = time.perf_counter() - t
+        dt, dc = time.perf_counter() - t, time.process_time() - c0
         if "bare" not in best or dt < best["bare"][1]:
-            best["bare"] = (n_bare, dt)
+            best["bare"] = (n_bare, dt, min(dc, best.get("bare", (0, 0, dc))[2]))
     print(f"closure-2017, replication 0, best of {rounds} (load average {load0:.1f} -> "
           f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs):")
     for engine in ("auto", "des"):
-        n, b, r, m = best[engine]
+        n, b, r, m, c = best[engine]
         print(f"  bordersim --engine {engine:4s} {n:,} units  build {b:5.2f} s  events "
-              f"{r:5.2f} s  statistics {m:5.2f} s  = {(b + r + m) / n * 1e6:5.2f} µs per unit")
-    n, dt = best["bare"]
+              f"{r:5.2f} s  statistics {m:5.2f} s  = {(b + r + m) / n * 1e6:5.2f} µs per unit"
+              f" ({c / n * 1e6:5.2f} µs CPU)")
+    n, dt, dc = best["bare"]
     print(f"  bare SimPy loop         {n:,} units  {dt:5.2f} s"
-          f"{'':34s}= {dt / n * 1e6:5.2f} µs per unit")
-    cost = {e: sum(best[e][1:]) / best[e][0] for e in ("auto", "des")}
-    bare = dt / n
-    print(f"  auto / des = {cost['auto'] / cost['des']:.3f}; des / bare SimPy = "
+          f"{'':34s}= {dt / n * 1e6:5.2f} µs per unit ({dc / n * 1e6:5.2f} µs CPU)")
+    cost = {e: sum(best[e][1:4]) / best[e][0] for e in ("auto", "des")}
+    cpu = {e: best[e][4] / best[e][0] for e in ("auto", "des")}
+    bare, bare_cpu = dt / n, dc / n
+    print(f"  wall: auto / des = {cost['auto'] / cost['des']:.3f}; des / bare SimPy = "
           f"{cost['des'] / bare:.2f}; auto / bare SimPy = {cost['auto'] / bare:.3f}")
+    print(f"  CPU:  auto / des = {cpu['auto'] / cpu['des']:.3f}; des / bare SimPy = "
+          f"{cpu['des'] / bare_cpu:.2f}; auto / bare SimPy = {cpu['auto'] / bare_cpu:.3f}")
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def parallel(replications: int) -> None:
     scn = load_scenario(SCENARIO, [f"replications={replications}"]).scenario
-    wall = {}
+    wall, busy = {}, {}
     load0 = os.getloadavg()[0]
     for workers in (1, 2):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         run_experiment(scn, workers=workers)
         wall[workers] = time.perf_counter() - t
+        busy[workers] = (_cpu() - c) / wall[workers]
     print(f"\nclosure-2017, {replications} replications (--engine auto), load average "
           f"{load0:.1f} -> {os.getloadavg()[0]:.1f}:")
-    print(f"  1 worker  {wall[1]:6.1f} s wall\n  2 workers {wall[2]:6.1f} s wall"
-          f"\n  2 workers over 1: {wall[1] / wall[2]:.2f}x")
+    for w in (1, 2):
+        print(f"  {w} worker{'s' * (w > 1)} {wall[w]:6.1f} s wall ({busy[w]:.2f} cores busy)")
+    print(f"  2 workers over 1: {wall[1] / wall[2]:.2f}x (CPU seconds / wall seconds show "
+          f"the cores the workers actually got)")
 
 
 def main() -> None:
