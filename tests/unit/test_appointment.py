@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from test_exact_cases import group, lane, outcomes, run, scenario, stage
 
 from bordersim.experiment import simulate
 from bordersim.model import Outcome
@@ -20,7 +21,6 @@ from bordersim.model.booking import (
     BOOKED_RENEGED,
     BOOKED_SHOWED,
 )
-from test_exact_cases import group, lane, outcomes, run, scenario, stage
 
 C, R, B, W, S = (Outcome.CROSSED, Outcome.RENEGED, Outcome.BALKED, Outcome.WAITING_AT_END,
                  Outcome.IN_SERVICE_AT_END)
@@ -165,7 +165,7 @@ def test_perishable_loads_are_called_first():
     g = group(eng)
     perishable = np.asarray(g.attrs[("perishable",)]) < 0.5
     rows = [r for r in bookings(eng) if r[3] == BOOKED_SHOWED]
-    for k, book, call, _ in rows:
+    for k, _book, call, _ in rows:
         if not perishable[k]:
             overtaken = [j for j, b, c, _ in rows if perishable[j] and b < call and c > call]
             assert not overtaken, (k, overtaken)
