@@ -20,7 +20,9 @@ it waits off the road (patience counts every hour waited, off the road or on it)
 When a phase introduces the system, the units of the class already queuing at the
 crossing are served first (they take the booked units' precedence, in their order)
 and the first slot comes when the slot rate would have cleared them. When a phase
-ends it, bookings already made are honoured at the last rate; new arrivals queue.
+ends it, every unit still booked is called at once, in the order it would have been
+(its slot ``notice`` later): the booked line drives to the site and is served ahead
+of new arrivals, which queue on the road as without the system.
 
 The records are one row per booking asked for: the unit, when it booked, when it
 left the virtual queue (reached the site, failed to show, gave up, or NaN while still
@@ -79,6 +81,8 @@ class Booking:
             if old.appointment.get(self.g.cls) is None:
                 self._introduce(appt)
             self.appt = appt
+        elif old.appointment.get(self.g.cls) is not None:
+            self._call_all()
         self._wake()
 
     def _introduce(self, appt) -> None:
@@ -214,18 +218,35 @@ class Booking:
         if rate <= 0 or not self.n_booked:
             return      # a phase that releases slots again wakes the server
         now = self.eng.env.now
-        u = None
+        self._send(self._next())
+        self.free_at = now + 1.0 / rate
+        if self.n_booked:
+            self.timer = True
+            Timeout(self.eng.env, 1.0 / rate).callbacks.append(self._call)
+
+    def _next(self):
+        """The next unit to call: perishable loads first (where they go first), then in
+        booking order."""
         for q in self.queues:
             while q and q[0].state != BOOKED:
                 q.popleft()
             if q:
-                u = q.popleft()
-                break
+                return q.popleft()
+        raise RuntimeError("no booked unit to call")
+
+    def _call_all(self) -> None:
+        """The system ends: every unit still booked is called now, in its order."""
+        while self.n_booked:
+            self._send(self._next())
+
+    def _send(self, u) -> None:
+        """Call u now: its slot is ``notice`` later; it reaches the site ``arrive_early``
+        before the slot, never before now."""
+        now = self.eng.env.now
         self.n_booked -= 1
         self.n_perishable -= u.perishable
         u.state = CALLED
-        appt = self.appt
-        slot = now + appt.notice
+        slot = now + self.appt.notice
         early = float(self.early[u.i]) if self.early is not None else 0.0
         site = max(now, slot - early)
         u.t_slot = slot
@@ -233,10 +254,6 @@ class Booking:
             Timeout(self.eng.env, site - now, u).callbacks.append(self._reach_site)
         else:
             self._at_site(u)
-        self.free_at = now + 1.0 / rate
-        if self.n_booked:
-            self.timer = True
-            Timeout(self.eng.env, 1.0 / rate).callbacks.append(self._call)
 
     def _reach_site(self, ev) -> None:
         self._at_site(ev.value)
