@@ -187,6 +187,7 @@ class Appointment(Strict):
     horizon: PositiveDuration | None = None
     over_horizon: Literal["refuse", "queue"] = "refuse"
     perishable_first: bool = False
+    serve_early: bool = False
 
     @model_validator(mode="after")
     def _one_rate(self) -> Appointment:

@@ -222,6 +222,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
                             "own draw, with probability its class's perishable_share) are "
                             "called before the others. Their spoilage then counts their own "
                             "load (perishable share 1 or 0 per unit).",
+        "serve_early": "A booked unit on site joins the queue at once and a free booth may "
+                       "serve it before its slot (false: it waits for its slot), so that "
+                       "booths left idle by quick inspections take the next truck.",
     },
     "Behaviour": {
         "patience": "By class: a unit leaves (reneged) once it has waited this long in all, "

@@ -8,8 +8,9 @@ in booking order otherwise. A slot server calls them one at a time, one slot eve
 1 / rate hours (``slots_per_day``, or ``capacity_share`` of the crossing's bottleneck
 capacity at the settings of the moment); a unit called at c has its slot at
 c + ``notice``, reaches the site ``arrive_early`` before it (never before it was
-called) and joins the first stage's queue at its slot, ahead of the units without
-a booking. Booked units keep that precedence at every stage.
+called) and joins the first stage's queue at its slot (on reaching the site, with
+``serve_early``: a free booth may then take it before its slot), ahead of the units
+without a booking. Booked units keep that precedence at every stage.
 
 A booking is refused when the lead time it would get is over ``horizon``: the unit
 leaves (counted as balked) or, with ``over_horizon: queue``, joins the road queue.
@@ -267,7 +268,7 @@ class Booking:
         self._end_row(u, now, BOOKED_SHOWED)
         u.state = WAITING
         u.t_join = now
-        if u.t_slot > now:
+        if u.t_slot > now and not self.appt.serve_early:
             Timeout(self.eng.env, u.t_slot - now, u).callbacks.append(self._slot)
         else:
             self.eng.join(u, self.g.route[0], keep_join=True)

@@ -270,3 +270,17 @@ def test_off_road_hours_cost_their_own_rate():
     assert costs["spoilage"] == pytest.approx(expect)
     hourly = res.cost[("x", "truck")]
     assert hourly.sum() == pytest.approx(sum(costs.values()))
+
+
+def test_serve_early_lets_a_free_booth_take_a_booked_unit_before_its_slot():
+    """The first case with serve_early: T_k reaches the site 15 min before its slot and the
+    booth, free since 30 min before the slot, takes it at once: no wait on site, crossing
+    15 min earlier (at slot + 15 min)."""
+    scn = scenario(demand={"truck": 48}, duration="12h", stages=[stage(lanes=[lane(
+        truck="30min")])], policy=booked(slots_per_day=24, notice="1h", arrive_early="15min",
+                                         serve_early=True))
+    out = outcomes(run(scn))
+    for k, (arr, wait, exit_, code) in enumerate(out):
+        slot = 1.5 + k
+        if slot + 0.25 < 12.0:
+            assert (arr, wait, exit_, code) == (0.5 * (k + 1), 0.0, slot + 0.25, C), k
