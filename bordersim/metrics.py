@@ -44,7 +44,7 @@ CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in (
        "over their class's balking threshold", count=True),
     _m("diverted", "diverted", "units", "units that left for another crossing", count=True),
     _m("waiting_at_end", "still waiting at the end", "units", "units still queuing when the "
-       "run ends", count=True),
+       "run ends (or still booked in an electronic queue, off the road)", count=True),
     _m("in_service_at_end", "in service at the end", "units", "units being served when the "
        "run ends", count=True),
     _m("wait_mean_h", "mean wait", "h", "mean time queued, over every stage, of the units "
