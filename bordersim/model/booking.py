@@ -287,14 +287,6 @@ class Booking:
         self._end_row(u, now, BOOKED_RENEGED)
         self.eng.renege_booked(u)
 
-    def close(self, end: float) -> None:
-        """Units still booked (or called, on their way) when the run ends: their lead time
-        counts up to the end."""
-        for u in self.eng.alive:
-            if u.g is self.g and u.state in (BOOKED, CALLED):
-                r = self.row[u.i]
-                u.lead_h += end - self.t_book[r]
-
     def records(self) -> dict[str, np.ndarray]:
         return {"unit": np.asarray(self.unit, dtype=np.int64),
                 "book": np.asarray(self.t_book, dtype=float),

@@ -462,8 +462,6 @@ class Engine:
         """Record every unit still at a crossing when the run ends (waits censored at the end)
         and hand the records over as arrays."""
         end = self.horizon_h
-        for b in self.bookings:
-            b.close(end)
         for u in self.alive:
             g = u.g
             if u.state in (BOOKED, CALLED):   # off the road: no queue visit
