@@ -14,6 +14,16 @@ waited ``w`` hours in all (censored at the end of the run):
   the hours it was held × cargo value × cargo time cost per day / 24: the load
   reaches its buyer that much later; no time cost (nobody queues). A held trip that
   is given up counts its forgone-unit value (else its lost-unit value) in ``lost``.
+- ``off_road``   = for a unit booked in an electronic queue (policy ``appointment``), the
+  hours it waited off the road × (persons × value of time + off-road cost per hour +
+  cargo value × cargo time cost per day / 24): the driver's and the cargo's time pass,
+  the vehicle stands parked (``off_road_cost_per_hour``, by default its
+  vehicle_cost_per_hour). Spoilage counts those hours too: ``w`` above is then the
+  wait on site plus the wait off the road.
+
+Where a phase gives a class a perishable stream (``perishable_first``), each unit's
+load is perishable or not by its own draw (probability perishable_share), so its
+spoilage uses a perishable share of 1 or 0: the same expectation, per unit.
 
 :func:`hourly_costs` spreads the same amounts over the hours in which they
 accrue, for the time series.
@@ -30,7 +40,7 @@ from bordersim.scenario import CargoShare, ClassSpec, Economics
 __all__ = ["COMPONENTS", "unit_costs", "hourly_costs", "lost_value", "held_costs",
            "hourly_held_costs"]
 
-COMPONENTS = ("time", "cargo_time", "spoilage", "lost", "diversion", "held")
+COMPONENTS = ("time", "cargo_time", "spoilage", "lost", "diversion", "held", "off_road")
 
 
 def _per_hour(econ: Economics, cls: str, spec: ClassSpec) -> float:
@@ -48,12 +58,19 @@ def _spoils(econ: Economics, spec: ClassSpec) -> bool:
     return econ.spoilage is not None and spec.perishable_share > 0
 
 
+def _off_road_per_hour(econ: Economics, cls: str, spec: ClassSpec) -> float:
+    """Cost of one hour waited off the road, cargo aside."""
+    vehicle = econ.off_road_cost_per_hour.get(cls, econ.vehicle_cost_per_hour.get(cls, 0.0))
+    return spec.persons * econ.value_of_time_per_person_hour + vehicle
+
+
 def _spoiled(econ: Economics, spec: ClassSpec, cargo: np.ndarray,
-             wait_h: np.ndarray) -> np.ndarray:
+             wait_h: np.ndarray, share: np.ndarray | None = None) -> np.ndarray:
     if not _spoils(econ, spec):
         return np.zeros(len(wait_h))
     late_days = np.maximum(0.0, wait_h / 24.0 - econ.spoilage.after / 24.0)
-    return spec.perishable_share * cargo * -np.expm1(-econ.spoilage.rate_per_day * late_days)
+    share = spec.perishable_share if share is None else share
+    return share * cargo * -np.expm1(-econ.spoilage.rate_per_day * late_days)
 
 
 def lost_value(econ: Economics, cls: str, cargo: np.ndarray | None, n: int,
@@ -74,13 +91,16 @@ def lost_value(econ: Economics, cls: str, cargo: np.ndarray | None, n: int,
 
 def unit_costs(econ: Economics | None, cls: str, spec: ClassSpec, wait_h: np.ndarray,
                cargo: np.ndarray | None, gave_up: np.ndarray,
-               travel_h: np.ndarray | None = None) -> dict[str, np.ndarray]:
+               travel_h: np.ndarray | None = None, off_road_h: np.ndarray | None = None,
+               perishable: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Cost components of each unit of one class.
 
     ``wait_h``: hours queued over all stages (censored at the end of the run);
     ``cargo``: each unit's cargo value, or None for classes without cargo;
     ``gave_up``: True for units that reneged or balked;
-    ``travel_h``: hours driven to another crossing (0 for units that stayed).
+    ``travel_h``: hours driven to another crossing (0 for units that stayed);
+    ``off_road_h``: hours waited booked, off the road (electronic queue);
+    ``perishable``: each unit's own perishable share, where loads are told apart.
     """
     n = len(wait_h)
     zero = np.zeros(n)
@@ -89,13 +109,17 @@ def unit_costs(econ: Economics | None, cls: str, spec: ClassSpec, wait_h: np.nda
     per_hour = _per_hour(econ, cls, spec)
     travel = zero if travel_h is None else travel_h
     cargo_rate = np.zeros(n) if cargo is None else _cargo_per_hour(econ, cargo)
+    off = zero if off_road_h is None else off_road_h
+    spoil_h = wait_h if off_road_h is None else wait_h + off_road_h
     return {
         "time": wait_h * per_hour,
         "cargo_time": wait_h * cargo_rate,
-        "spoilage": zero if cargo is None else _spoiled(econ, spec, cargo, wait_h),
+        "spoilage": zero if cargo is None else _spoiled(econ, spec, cargo, spoil_h,
+                                                        perishable),
         "lost": np.where(gave_up, lost_value(econ, cls, cargo, n), 0.0),
         "diversion": travel * (per_hour + cargo_rate),
         "held": zero,
+        "off_road": off * (_off_road_per_hour(econ, cls, spec) + cargo_rate),
     }
 
 
@@ -148,7 +172,8 @@ def _accrued_linear(join: np.ndarray, leave: np.ndarray, rate: np.ndarray,
 
 
 def _accrued_spoilage(econ: Economics, spec: ClassSpec, join: np.ndarray, leave: np.ndarray,
-                      wait0: np.ndarray, cargo: np.ndarray, n_hours: int) -> np.ndarray:
+                      wait0: np.ndarray, cargo: np.ndarray, n_hours: int,
+                      share: np.ndarray | None = None) -> np.ndarray:
     """Spoilage accrues as a unit's total waiting passes ``after``, in closed form per queue
     visit: memory grows with visits plus hours, never with visits × hours.
 
@@ -169,7 +194,7 @@ def _accrued_spoilage(econ: Economics, spec: ClassSpec, join: np.ndarray, leave:
     if n_hours == 0 or not keep.any():
         return out
     j, lv, w0 = join[keep], leave[keep], wait0[keep]
-    value = spec.perishable_share * cargo[keep]
+    value = (spec.perishable_share if share is None else share[keep]) * cargo[keep]
     s = start_late[keep]
 
     def curve(t: np.ndarray, k: np.ndarray | slice = slice(None)) -> np.ndarray:
@@ -201,8 +226,13 @@ def hourly_costs(econ: Economics | None, cls: str, spec: ClassSpec, n_hours: int
                  join: np.ndarray, leave: np.ndarray, wait0: np.ndarray,
                  visit_cargo: np.ndarray | None, gave_up_at: np.ndarray,
                  gave_up_value: np.ndarray, diverted_at: np.ndarray,
-                 diversion_cost: np.ndarray) -> np.ndarray:
-    """Cost accrued in each hour of the run by one crossing × class, all units included."""
+                 diversion_cost: np.ndarray, visit_share: np.ndarray | None = None,
+                 off_road: tuple | None = None) -> np.ndarray:
+    """Cost accrued in each hour of the run by one crossing × class, all units included.
+
+    ``visit_share``: each visit's unit's own perishable share, where loads are told apart;
+    ``off_road``: (booked, left, cargo, share) of the waits off the road, one per booking
+    (``wait0`` of the visits on site then includes them)."""
     out = np.zeros(n_hours)
     if econ is None:
         return out
@@ -212,7 +242,17 @@ def hourly_costs(econ: Economics | None, cls: str, spec: ClassSpec, n_hours: int
     if len(join):
         out += _accrued_linear(join, leave, rate, n_hours)
         if visit_cargo is not None and _spoils(econ, spec):
-            out += _accrued_spoilage(econ, spec, join, leave, wait0, visit_cargo, n_hours)
+            out += _accrued_spoilage(econ, spec, join, leave, wait0, visit_cargo, n_hours,
+                                     visit_share)
+    if off_road is not None and len(off_road[0]):
+        booked, left, cargo, share = off_road
+        rate = np.full(len(booked), _off_road_per_hour(econ, cls, spec))
+        if cargo is not None:
+            rate = rate + _cargo_per_hour(econ, cargo)
+        out += _accrued_linear(booked, left, rate, n_hours)
+        if cargo is not None and _spoils(econ, spec):
+            out += _accrued_spoilage(econ, spec, booked, left, np.zeros(len(booked)), cargo,
+                                     n_hours, share)
     bins = np.arange(n_hours + 1, dtype=float)
     if len(gave_up_at):
         out += np.histogram(gave_up_at, bins=bins, weights=gave_up_value)[0]

@@ -20,6 +20,8 @@ from bordersim.economics import (
     unit_costs,
 )
 from bordersim.model import Engine, Outcome
+from bordersim.model.arrivals import appointments
+from bordersim.model.booking import BOOKED_NO_SHOW, BOOKED_REFUSED, BOOKED_SHOWED
 from bordersim.model.respond import HELD_AT_END, HELD_FORGONE, HELD_MADE
 from bordersim.scenario import ALL, Scenario
 
@@ -32,6 +34,9 @@ METRICS = (
     "waiting_hours_total", "person_hours_waiting", "crossed_per_day", "cost_total",
     "cargo_value_days_delayed", "cargo_value_lost",
     "held", "forgone", "held_at_end", "hold_mean_h",
+    "booked", "refused", "no_show", "booking_lead_mean_h", "booking_lead_max_h",
+    "wait_total_mean_h", "waiting_area_mean", "waiting_area_max", "off_road_hours_total",
+    "queue_mean_km",
 )
 
 
@@ -74,6 +79,10 @@ class _GroupData:
     held_due: np.ndarray   # trips held back by the visible delay: when they were due,
     held_end: np.ndarray   # when they arrived or were given up (inf: still held at the end;
     held_code: np.ndarray  # never before due), and how it ended (model.respond HELD_*)
+    lead: np.ndarray       # hours each unit of the window waited off the road, booked
+    bk_book: np.ndarray    # bookings asked for (electronic queue): when,
+    bk_end: np.ndarray     # when they left the virtual queue (the run's end if still in it),
+    bk_code: np.ndarray    # and how (model.booking BOOKED_*)
 
 
 def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_GroupData]:
@@ -90,8 +99,11 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
         cargo_arr = np.asarray(cargo_list, dtype=float) if cargo_list is not None else None
         cargo_all = cargo_arr[unit_all] if cargo_arr is not None else None
         gave_up_all = (code_all == Outcome.RENEGED) | (code_all == Outcome.BALKED)
+        bk, lead_of, share_of = _bookings(g, scn, len(times))
+        off_all = lead_of[unit_all] if lead_of is not None else None
+        share_all = share_of[unit_all] if share_of is not None else None
         costs_all = unit_costs(scn.economics, g.cls, spec, wait_all, cargo_all, gave_up_all,
-                               travel_all)
+                               travel_all, off_all, share_all)
         inwin = (arr_all >= w0) & (arr_all < w1)
         code = code_all[inwin]
         wait = wait_all[inwin]
@@ -100,11 +112,20 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
         q_join, q_leave = rec.q_join, rec.q_leave
         diverted = code_all == Outcome.DIVERTED
         crossed_all = code_all == Outcome.CROSSED
+        wait0, off_road = rec.q_wait0, None
+        if lead_of is not None:     # a visit on site follows the unit's wait off the road
+            wait0 = wait0 + lead_of[rec.q_unit]
+            kept = bk["code"] != BOOKED_REFUSED
+            unit_b = bk["unit"][kept]
+            off_road = (bk["book"][kept], bk["end"][kept],
+                        cargo_arr[unit_b] if cargo_arr is not None else None,
+                        share_of[unit_b] if share_of is not None else None)
         cost_hourly = hourly_costs(
-            scn.economics, g.cls, spec, n_hours, q_join, q_leave, rec.q_wait0,
+            scn.economics, g.cls, spec, n_hours, q_join, q_leave, wait0,
             cargo_arr[rec.q_unit] if cargo_arr is not None else None,
             exit_all[gave_up_all], costs_all["lost"][gave_up_all],
-            arr_all[diverted], costs_all["diversion"][diverted])
+            arr_all[diverted], costs_all["diversion"][diverted],
+            share_of[rec.q_unit] if share_of is not None else None, off_road)
         costs = {c: float(v[inwin].sum()) for c, v in costs_all.items()}
         held_due, held_end, held_code = _EMPTY, _EMPTY, _EMPTY_CODE
         if g.responder is not None:
@@ -135,8 +156,28 @@ def _group_data(eng: Engine, scn: Scenario, w0: float, w1: float) -> list[_Group
             float((np.clip(q_leave, w0, w1) - np.clip(q_join, w0, w1)).sum()),
             _event_keys(q_join, q_leave),
             held_due, held_end, held_code,
+            off_all[inwin] if off_all is not None else np.zeros(int(inwin.sum())),
+            bk["book"], bk["end"], bk["code"],
         ))
     return out
+
+
+def _bookings(g, scn: Scenario, n_units: int):
+    """The group's bookings (electronic queue; the end of the run for those still booked),
+    each unit's hours off the road (None without bookings) and, where the class has a
+    perishable stream, each unit's own perishable share (1 or 0; else None)."""
+    if g.booking is None:
+        return {"unit": _EMPTY.astype(np.int64), "book": _EMPTY, "end": _EMPTY,
+                "code": _EMPTY_CODE}, None, None
+    bk = g.booking.records()
+    bk["end"] = np.where(np.isnan(bk["end"]), scn.duration, bk["end"])
+    lead = np.zeros(n_units)
+    lead[bk["unit"]] = bk["end"] - bk["book"]
+    share = None
+    if any(a.perishable_first for a in appointments(scn, g.crossing, g.cls)):
+        draws = np.asarray(g.attrs[("perishable",)], dtype=float)
+        share = (draws < scn.classes[g.cls].perishable_share).astype(float)
+    return bk, lead, share
 
 
 _EMPTY = np.empty(0)
@@ -319,7 +360,51 @@ def _metrics(groups: list[_GroupData], queues: _Queues, w0: float, w1: float) ->
     m["held_at_end"] = float(np.count_nonzero(codes == HELD_AT_END))
     made = np.concatenate([h[c == HELD_MADE] for h, c in held]) if held else _EMPTY
     m["hold_mean_h"] = float(made.mean()) if len(made) else math.nan
+    m.update(_booking_metrics(groups, w0, w1, crossed))
+    m["queue_mean_km"] = float(sum(gd.hours * gd.length_km for gd in groups)) / span
     return m
+
+
+def _booking_metrics(groups: list[_GroupData], w0: float, w1: float,
+                     crossed: np.ndarray) -> dict:
+    """The electronic queue: bookings of the window, their lead times, the wait on site and
+    off the road of the units that crossed, and units in the virtual queue over time."""
+    m: dict[str, float] = {}
+    book = np.concatenate([gd.bk_book for gd in groups]) if groups else _EMPTY
+    end = np.concatenate([gd.bk_end for gd in groups]) if groups else _EMPTY
+    code = np.concatenate([gd.bk_code for gd in groups]) if groups else _EMPTY_CODE
+    win = (book >= w0) & (book < w1)
+    m["booked"] = float(np.count_nonzero(win & (code != BOOKED_REFUSED)))
+    m["refused"] = float(np.count_nonzero(win & (code == BOOKED_REFUSED)))
+    m["no_show"] = float(np.count_nonzero(win & (code == BOOKED_NO_SHOW)))
+    lead = (end - book)[win & (code == BOOKED_SHOWED)]
+    m["booking_lead_mean_h"] = float(lead.mean()) if len(lead) else math.nan
+    m["booking_lead_max_h"] = float(lead.max()) if len(lead) else math.nan
+    wait = np.concatenate([gd.wait for gd in groups])[crossed] if groups else _EMPTY
+    off = np.concatenate([gd.lead for gd in groups])[crossed] if groups else _EMPTY
+    m["wait_total_mean_h"] = float((wait + off).mean()) if len(wait) else math.nan
+    kept = code != BOOKED_REFUSED
+    b, e = book[kept], end[kept]
+    hours = float((np.clip(e, w0, w1) - np.clip(b, w0, w1)).sum())
+    m["off_road_hours_total"] = hours
+    m["waiting_area_mean"] = hours / (w1 - w0)
+    m["waiting_area_max"] = _most_at_once(b, e, w0, w1)
+    return m
+
+
+def _most_at_once(start: np.ndarray, end: np.ndarray, w0: float, w1: float) -> float:
+    """Most intervals [start, end) open at once at an instant of [w0, w1) (leaves before
+    joins at equal times)."""
+    if not len(start):
+        return 0.0
+    t = np.concatenate([end, start])
+    step = np.concatenate([-np.ones(len(end)), np.ones(len(start))])
+    order = np.lexsort((step, t))
+    t, count = t[order], np.cumsum(step[order])
+    at_w0 = np.searchsorted(t, w0, side="right")
+    before = float(count[at_w0 - 1]) if at_w0 > 0 else 0.0
+    inside = count[at_w0:np.searchsorted(t, w1, side="left")]
+    return float(max(before, float(inside.max()) if len(inside) else 0.0, 0.0))
 
 
 # Lower edges of the wait histogram bins, hours: [0, 1 min), then 8 log-spaced bins per

@@ -44,7 +44,7 @@ CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in (
        "over their class's balking threshold", count=True),
     _m("diverted", "diverted", "units", "units that left for another crossing", count=True),
     _m("waiting_at_end", "still waiting at the end", "units", "units still queuing when the "
-       "run ends", count=True),
+       "run ends (or still booked in an electronic queue, off the road)", count=True),
     _m("in_service_at_end", "in service at the end", "units", "units being served when the "
        "run ends", count=True),
     _m("wait_mean_h", "mean wait", "h", "mean time queued, over every stage, of the units "
@@ -71,7 +71,7 @@ CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in (
        "inside the statistics window, per day of it (whenever they arrived)"),
     _m("cost_total", "total cost", "{cur}", "every cost component of the units arriving in "
        "the statistics window: waiting time, cargo held up, spoilage, trips given up, "
-       "diversions, loads held back before setting off"),
+       "diversions, loads held back before setting off, waits off the road when booked"),
     _m("cargo_value_days_delayed", "cargo held up", "{cur} × days", "cargo value × days "
        "waited, summed over units: the exports held up"),
     _m("cargo_value_lost", "cargo turned back", "{cur}", "cargo value of the units that gave "
@@ -85,6 +85,29 @@ CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in (
        "given up when the run ends", count=True),
     _m("hold_mean_h", "mean hold", "h", "mean hours a held trip that was made arrived later "
        "than due"),
+    _m("booked", "booked", "units", "units of the arrivals that booked a slot in an "
+       "electronic queue (policy appointment) instead of joining the road queue", count=True),
+    _m("refused", "booking refused", "units", "units refused a booking because their slot "
+       "would have been beyond the booking horizon (they leave, and count as balked)",
+       count=True),
+    _m("no_show", "no-shows", "units", "booked units that did not turn up for their slot "
+       "(they count as reneged)", count=True),
+    _m("booking_lead_mean_h", "mean booking lead time", "h", "mean hours from booking to "
+       "reaching the site, of the booked units that turned up: the virtual queue's wait, "
+       "spent off the road"),
+    _m("booking_lead_max_h", "longest booking lead time", "h", "longest booking lead time of "
+       "a booked unit that turned up"),
+    _m("wait_total_mean_h", "mean total wait", "h", "mean hours queued on site plus hours "
+       "waited booked off the road, of the units that crossed (wait_mean_h is the wait on "
+       "site alone)"),
+    _m("waiting_area_mean", "mean booked, off the road", "units", "units booked and waiting "
+       "off the road (waiting area or home), averaged over the statistics window"),
+    _m("waiting_area_max", "most booked, off the road", "units", "most units waiting off the "
+       "road at any instant of the statistics window", count=True),
+    _m("off_road_hours_total", "hours waited off the road", "unit-hours", "time integral of "
+       "the units booked and waiting off the road inside the statistics window"),
+    _m("queue_mean_km", "mean road queue", "km", "km of road queue (units waiting on site × "
+       "the class's length_m), averaged over the statistics window"),
 )}
 
 # cost components of costs.csv, as the reports name them
@@ -95,6 +118,7 @@ COMPONENT_LABELS = {
     "lost": "trips given up",
     "diversion": "diversions",
     "held": "loads held back",
+    "off_road": "waiting off the road (booked)",
     "total": "total",
 }
 

@@ -33,7 +33,7 @@ from bordersim.distributions import (
     to_datetime,
 )
 
-__all__ = ["Scenario", "check_references", "ALL"]
+__all__ = ["Scenario", "Appointment", "check_references", "ALL"]
 
 ALL = "all"
 Probability = Annotated[float, NoBool, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -174,6 +174,33 @@ class Crossing(Strict):
 Scope = Literal["all"] | list[Name]
 
 
+class Appointment(Strict):
+    """An electronic queue for one class at a crossing: units book a slot instead of
+    joining the road queue, wait off the road, and reach the site for their slot."""
+
+    slots_per_day: Positive | None = None
+    capacity_share: Annotated[float, NoBool, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    live_share: Probability = 0.0
+    notice: NonNegDuration = 0.0
+    arrive_early: Distribution | None = None
+    no_show: Probability = 0.0
+    horizon: PositiveDuration | None = None
+    over_horizon: Literal["refuse", "queue"] = "refuse"
+    perishable_first: bool = False
+    serve_early: bool = False
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> Appointment:
+        if self.slots_per_day is not None and self.capacity_share is not None:
+            raise ValueError("give slots_per_day or capacity_share, not both")
+        return self
+
+    @property
+    def share(self) -> float:
+        """Share of the capacity released as slots, when no fixed rate is set."""
+        return 0.9 if self.capacity_share is None else self.capacity_share
+
+
 def _time_text(value: Any) -> Any:
     """Calendar times as ISO text, whether YAML read them as dates or as strings."""
     if isinstance(value, date):   # a datetime too: it is a date
@@ -194,6 +221,7 @@ class Phase(Strict):
     quota_per_day: dict[str, Annotated[Count, Field(ge=0)]] | None = None
     priority: list[Name] | None = None
     demand_factor: dict[str, NonNeg] | None = None
+    appointment: dict[str, Appointment] | None = None
 
     @field_validator("closed", "priority", "crossings", "stages")
     @classmethod
@@ -340,6 +368,9 @@ class Economics(Strict):
     # a class not named here loses its lost_unit_value
     forgone_unit_value: dict[str, NonNeg | Literal["cargo"] | CargoShare] = Field(
         default_factory=dict)
+    # an hour waited off the road (booked, in a waiting area or at home): replaces the
+    # class's vehicle_cost_per_hour for those hours; a class not named here keeps it
+    off_road_cost_per_hour: dict[str, NonNeg] = Field(default_factory=dict)
 
 
 def _start(value: Any) -> datetime:
@@ -511,6 +542,21 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
                 errors.append((_fmt((*pp, "secondary_probability", k)),
                                f"no stage in this phase's scope has secondary inspection for "
                                f"'{k}' (add a 'secondary' entry to the stage)"))
+        for k in ph.appointment or {}:
+            cls_ok((*pp, "appointment", k), k)
+            if k not in s.classes or not scope_ok:
+                continue
+            for c in scope_c:
+                first = s.crossings[c].stages[0]
+                if ph.stages != ALL and first.name not in ph.stages:
+                    errors.append((_fmt((*pp, "appointment", k)),
+                                   f"bookings start at a crossing's first stage: add "
+                                   f"'{first.name}' of '{c}' to this phase's stages"))
+                elif not any(k in ln.serves for ln in first.lanes):
+                    errors.append((_fmt((*pp, "appointment", k)),
+                                   f"crossing '{c}' does not serve class '{k}' (no lane of "
+                                   f"its first stage '{first.name}' serves it): book a class "
+                                   "only where it crosses, or name the crossings"))
         lanes = sorted({f"{st.name}/{ln.name}" for k in scope_c if k in s.crossings
                         for st in s.crossings[k].stages for ln in st.lanes})
         for k in ph.booths or {}:
@@ -571,6 +617,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
             cls_ok(("economics", "lost_unit_value", k), k)
         for k in e.forgone_unit_value:
             cls_ok(("economics", "forgone_unit_value", k), k)
+        for k in e.off_road_cost_per_hour:
+            cls_ok(("economics", "off_road_cost_per_hour", k), k)
     return errors
 
 

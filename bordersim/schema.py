@@ -43,6 +43,18 @@ MODELS: dict[str, str] = {
              "leaves out takes its base value (factor 1, open, no quota, no priority, the "
              "stage's own booths and referral share), and settings it does not name carry "
              "over from the phase before.",
+    "Appointment": "An electronic queue (appointment system, as GoSwift or eCherha) for one "
+                   "class at the crossings of the phase: an arriving unit books a slot "
+                   "instead of joining the road queue (unless it is one of the `live_share` "
+                   "that come without a booking), waits off the road until a slot server "
+                   "calls it, one slot every 1/rate hours, perishable loads first where "
+                   "`perishable_first`, and reaches the site for its slot; booked units are "
+                   "served before units without a booking at every stage. It adds no "
+                   "capacity: the backlog moves from the road to the booking list. When a "
+                   "phase introduces it, the units already queuing are served first and the "
+                   "first slot comes when the slot rate would have cleared them; when a "
+                   "phase ends it, bookings made are honoured and new arrivals queue. "
+                   "docs/howto-appointments.md explains it with examples.",
     "Behaviour": "How travellers react to queues and policy, by class.",
     "Balk": "Turning back on arrival at a long queue.",
     "Divert": "Driving to another crossing when the queue on arrival is long. A unit diverts "
@@ -177,6 +189,42 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "priority": "Classes served first where lanes are shared, highest first.",
         "demand_factor": "Demand multipliers by class (`all` for every class): 0.5 halves "
                          "arrivals.",
+        "appointment": "An electronic queue by class at the phase's crossings (each must "
+                       "serve the class; bookings start at a crossing's first stage, which "
+                       "the phase's stages must include); an empty mapping ends every one.",
+    },
+    "Appointment": {
+        "slots_per_day": "Slots the border releases per day (> 0). Give this or "
+                         "capacity_share; neither means capacity_share 0.9.",
+        "capacity_share": "Slots as a share (0–1] of the crossing's capacity for the class "
+                          "at the settings of the moment: per stage, the booths of its lanes "
+                          "÷ mean service × service_factor (as if they served this class "
+                          "alone), or its secondary bays ÷ (referral share × mean service) if "
+                          "fewer; the smallest stage. Below 1 leaves room for units without "
+                          "a booking and for random service times.",
+        "live_share": "Share (0–1) of the class's units that come without a booking and join "
+                      "the road (live) queue as without the system, served after booked "
+                      "units (each unit's own draw; evenly spread for deterministic "
+                      "arrivals).",
+        "notice": "A unit called by the slot server has its slot this long after the call.",
+        "arrive_early": "How long before its slot a booked unit reaches the site (never "
+                        "before it is called): a duration or a distribution, drawn per unit "
+                        "(from the first phase that gives one). Its time on site before the "
+                        "slot counts as waiting on site. Default: none (on time).",
+        "no_show": "Share (0–1) of booked units that do not turn up: their slot is lost and "
+                   "they count as reneged (cost: lost_unit_value).",
+        "horizon": "The longest booking lead time offered: a unit whose slot would come "
+                   "later is refused a booking. Default: none (every unit may book).",
+        "over_horizon": "What a unit refused a booking does: refuse (it leaves, counted as "
+                        "balked) or queue (it joins the road queue, where balking and "
+                        "diversion apply as without the system).",
+        "perishable_first": "A priority stream: units whose load is perishable (each unit's "
+                            "own draw, with probability its class's perishable_share) are "
+                            "called before the others. Their spoilage then counts their own "
+                            "load (perishable share 1 or 0 per unit).",
+        "serve_early": "A booked unit on site joins the queue at once and a free booth may "
+                       "serve it before its slot (false: it waits for its slot), so that "
+                       "booths left idle by quick inspections take the next truck.",
     },
     "Behaviour": {
         "patience": "By class: a unit leaves (reneged) once it has waited this long in all, "
@@ -235,6 +283,12 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "forgone_unit_value": "What a trip held back and then given up before setting off "
                               "(behaviour.respond) loses, by class: an amount, `cargo` or "
                               "{cargo_share: s}. Default: its lost_unit_value.",
+        "off_road_cost_per_hour": "What an hour of a vehicle's waiting off the road costs "
+                                  "by class, while booked in an electronic queue (parked in "
+                                  "a waiting area or at home), in place of "
+                                  "vehicle_cost_per_hour; its persons' time and its cargo's "
+                                  "time still count (cost component off_road). Default: "
+                                  "the class's vehicle_cost_per_hour.",
     },
     "Spoilage": {
         "rate_per_day": "Spoilage rate per day of waiting beyond `after`: the share of the "
@@ -416,6 +470,7 @@ _ORDER = [("Scenario", "The file", ""),
           ("Lane", "Lane", "crossings.NAME.stages[i].lanes[j]"),
           ("Secondary", "Secondary inspection", "crossings.NAME.stages[i].secondary.CLASS"),
           ("Phase", "Policy phase", "policy[i]"),
+          ("Appointment", "Electronic queue", "policy[i].appointment.CLASS"),
           ("Behaviour", "Behaviour", "behaviour"),
           ("Balk", "Balking", "behaviour.balk.CLASS"),
           ("Divert", "Diversion", "behaviour.divert.CLASS"),

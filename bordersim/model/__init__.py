@@ -10,11 +10,13 @@ import simpy
 
 from bordersim.model.arrivals import (
     ArrivalStream,
+    booked_classes,
     day_offset_h,
     draw_arrivals,
     purposes,
     stream,
 )
+from bordersim.model.booking import Booking
 from bordersim.model.clock import arrival_clock, chain_delays, hops
 from bordersim.model.engine import ArrivalChain, Engine, Group, LaneRT, StageRT
 from bordersim.model.parts import parts
@@ -143,13 +145,16 @@ def _build_des(eng: Engine, scn: Scenario, replication: int, seed: int, timeline
                groups: list[Group]) -> None:
     """Lanes, stages and policy events for the groups the event engine runs."""
     keys = {(g.crossing, g.cls) for g in groups}
+    eng.perishable_share = {k: spec.perishable_share for k, spec in scn.classes.items()}
     for cname, c in scn.crossings.items():
+        booked = booked_classes(scn, cname)
         for st in c.stages:
             srt = StageRT(timeline.base[(cname, st.name)])
             for ln in st.lanes:
                 if not any((cname, k) in keys for k in ln.serves):
                     continue
-                lrt = LaneRT(ln.name, srt, ln.booths, list(ln.serves), secondary=False)
+                lrt = LaneRT(ln.name, srt, ln.booths, list(ln.serves), secondary=False,
+                             booked=booked)
                 lrt.mean_svc = {k: ln.service_for(k).mean for k in ln.serves}
                 srt.lanes.append(lrt)
                 for k in ln.serves:
@@ -157,7 +162,8 @@ def _build_des(eng: Engine, scn: Scenario, replication: int, seed: int, timeline
             for k, sec in st.secondary.items():
                 if (cname, k) not in keys:
                     continue
-                srt.secondary[k] = LaneRT(f"secondary/{k}", srt, sec.booths, [k], secondary=True)
+                srt.secondary[k] = LaneRT(f"secondary/{k}", srt, sec.booths, [k], secondary=True,
+                                          booked=booked)
                 srt.secondary[k].mean_svc = {k: sec.service.mean}
             if srt.lanes:
                 eng.stages[(cname, st.name)] = srt
@@ -191,6 +197,13 @@ def _build_des(eng: Engine, scn: Scenario, replication: int, seed: int, timeline
                         [(by_key[(t, g.cls)], rule.travel_h(t)) for t in rule.targets()])
         if (g.crossing, g.cls) in destinations:
             g.draw_for_diverted = _diverted_attributes(scn, replication, seed, g)
+    for g in groups:            # electronic queues, where a phase may give the class one
+        if g.cls in booked_classes(scn, g.crossing):
+            g.booking = Booking(eng, g, scn.crossings[g.crossing].arrival_process
+                                == "deterministic")
+            eng.bookings.append(g.booking)
+            base = timeline.base[(g.crossing, scn.crossings[g.crossing].stages[0].name)]
+            g.booking.on_settings(base, base)
     changes = [ch for ch in timeline.changes if (ch.crossing, ch.stage) in eng.stages]
     eng.schedule_changes(changes, timeline.has_quota)
     for g in groups:            # trips that answer the delay reported at the border

@@ -20,7 +20,7 @@ import numpy as np
 from bordersim.scenario import Scenario
 
 __all__ = ["stream", "ArrivalStream", "draw_arrivals", "purposes", "expected_rate",
-           "day_offset_h"]
+           "day_offset_h", "booked_classes", "appointments"]
 
 
 def _name_key(name: str) -> int:
@@ -108,6 +108,18 @@ def _deterministic_times(rate0: float, pw: np.ndarray, offset_h: float, steps: l
     return seg_start[seg] + (ks - cum_start[seg]) / rates[seg]
 
 
+def appointments(scn: Scenario, crossing: str, cls: str) -> list:
+    """The appointments any policy phase gives the class at the crossing."""
+    return [ph.appointment[cls] for ph in scn.policy
+            if ph.appointment and cls in ph.appointment
+            and (ph.crossings == "all" or crossing in ph.crossings)]
+
+
+def booked_classes(scn: Scenario, crossing: str) -> frozenset:
+    """Classes some phase may put in an electronic queue at the crossing."""
+    return frozenset(k for k in scn.classes if appointments(scn, crossing, k))
+
+
 def purposes(scn: Scenario, crossing: str, cls: str) -> list[tuple]:
     """The random attributes a unit of this class needs at this crossing, with their laws."""
     out = []
@@ -132,6 +144,14 @@ def purposes(scn: Scenario, crossing: str, cls: str) -> list[tuple]:
         out.append((("give-up",), None))     # whether it is given up after the longest hold
         if resp.lead is not None:
             out.append((("lead",), resp.lead))   # how long before its due time it sets off
+    appts = appointments(scn, crossing, cls)
+    if appts:                                    # an electronic queue
+        out.append((("booking",), None))         # whether it comes without a booking
+        out.append((("no-show",), None))         # whether it fails to turn up for its slot
+        out.append((("perishable",), None))      # whether its load is perishable
+        early = next((a.arrive_early for a in appts if a.arrive_early is not None), None)
+        if early is not None:
+            out.append((("early",), early))      # how long before its slot it reaches the site
     return out
 
 

@@ -26,7 +26,7 @@ import simpy
 from simpy.events import Timeout
 
 from bordersim.model.clock import hops
-from bordersim.model.groups import GONE, IN_SERVICE, WAITING, Group, Unit
+from bordersim.model.groups import BOOKED, CALLED, GONE, IN_SERVICE, WAITING, Group, Unit
 from bordersim.model.records import Outcome
 from bordersim.model.timeline import StageSettings
 
@@ -38,18 +38,23 @@ def _seqs(value) -> list | tuple:
 
 
 class LaneRT:
-    __slots__ = ("name", "stage", "booths", "busy", "queues", "items", "single", "n_waiting",
-                 "svc", "secondary", "mean_svc", "deadlines", "due", "patient", "timers")
+    __slots__ = ("name", "stage", "booths", "busy", "queues", "booked", "items", "single",
+                 "n_waiting", "svc", "secondary", "mean_svc", "deadlines", "due", "patient",
+                 "timers")
 
     def __init__(self, name: str, stage: StageRT, booths: int, classes: list[str],
-                 secondary: bool):
+                 secondary: bool, booked: tuple = ()):
         self.name = name
         self.stage = stage
         self.booths = booths
         self.busy = 0
         self.queues = {k: deque() for k in classes}
-        self.items = list(self.queues.items())
-        self.single = self.items[0] if len(self.items) == 1 else None
+        # units with a booking (electronic queue) of these classes, served before the others
+        self.booked = {k: deque() for k in classes if k in booked}
+        # (class, queue, rank): booked queues rank 0, ahead of the same class's others
+        self.items = [(k, q, 0) for k, q in self.booked.items()] + \
+            [(k, q, 1) for k, q in self.queues.items()]
+        self.single = self.items[0][:2] if len(self.items) == 1 else None
         self.n_waiting = 0
         self.svc: dict[str, list] = {}
         self.secondary = secondary
@@ -114,6 +119,8 @@ class Engine:
         self.stages: dict[tuple[str, str], StageRT] = {}
         self.groups: list[Group] = []       # every group, whichever engine computes it
         self.chains: list[ArrivalChain] = []
+        self.bookings: list = []            # the Booking of every group that may book
+        self.perishable_share: dict[str, float] = {}
         self._done_cb = self._done
 
     # ---- arrivals -------------------------------------------------------------------
@@ -129,6 +136,10 @@ class Engine:
             return
         u = Unit(g, i, t)
         self.alive[u] = None
+        if g.booking is not None:
+            appt = g.booking.active()
+            if appt is not None and g.booking.try_book(u, appt):
+                return
         can_divert = g.divert is not None and not diverted
         if can_divert or g.balk_over is not None:
             ahead = self.queue_ahead(g)
@@ -138,6 +149,17 @@ class Engine:
                 self._finish(u, Outcome.BALKED, t)
                 return
         self.join(u, g.route[0])
+
+    def refuse(self, u: Unit) -> None:
+        """A booking refused beyond the horizon: the unit leaves at once (as balking)."""
+        self._finish(u, Outcome.BALKED, self.env.now)
+
+    def no_show(self, u: Unit) -> None:
+        """A booked unit that does not turn up for its slot: it gave up its trip."""
+        self._finish(u, Outcome.RENEGED, self.env.now)
+
+    def renege_booked(self, u: Unit) -> None:
+        self._finish(u, Outcome.RENEGED, self.env.now)
 
     def _finish(self, u: Unit, code: int, t: float, travel_h: float = 0.0) -> None:
         """The unit leaves the crossing for good."""
@@ -159,6 +181,8 @@ class Engine:
         per stage, the best lane's units ahead × mean service ÷ booths, plus the same for
         secondary inspection times the referral probability; inf where closed."""
         total = 0.0
+        if g.booking is not None and g.booking.active() is not None:
+            total = g.booking.expected_lead()
         for st in g.route:
             settings = st.settings
             if g.cls in settings.closed:
@@ -218,27 +242,32 @@ class Engine:
         return total
 
     # ---- queues and booths ------------------------------------------------------------
-    def join(self, u: Unit, st: StageRT) -> None:
+    def join(self, u: Unit, st: StageRT, keep_join: bool = False) -> None:
         lanes = st.lanes_for[u.g.cls]
         if len(lanes) == 1:
             lane = lanes[0]
         else:
             lane = min(lanes, key=lambda ln: (ln.n_waiting, ln.busy - ln.booths))
-        self._enqueue(u, lane)
+        self._enqueue(u, lane, keep_join)
 
-    def _enqueue(self, u: Unit, lane: LaneRT) -> None:
-        """Join a lane (or a secondary pool); patience runs while the unit waits in any queue."""
+    def _enqueue(self, u: Unit, lane: LaneRT, keep_join: bool = False) -> None:
+        """Join a lane (or a secondary pool); patience runs while the unit waits in any queue
+        (``keep_join``: the visit began earlier, when a booked unit reached the site)."""
         now = self.env.now
-        u.t_join = now
+        if not keep_join:
+            u.t_join = now
         u.state = WAITING
         u.lane = lane
         self._seq += 1
         u.seq = self._seq
-        lane.queues[u.g.cls].append(u)
+        cls = u.g.cls
+        (lane.booked[cls] if u.booked and cls in lane.booked else lane.queues[cls]).append(u)
         lane.n_waiting += 1
         self.dispatch(lane)
         if u.state == WAITING and u.g.patience is not None:
             delay = u.g.patience[u.i] - u.wait_h
+            if keep_join or u.lead_h:
+                delay -= u.lead_h + (now - u.t_join)
             if not delay > 0.0:     # as max(0.0, delay)
                 delay = 0.0
             due = now + delay
@@ -304,7 +333,7 @@ class Engine:
             return q.popleft()
         best_q = None
         best_key = None
-        for cls, q in lane.items:
+        for cls, q, rank in lane.items:
             while q and q[0].state != WAITING:
                 q.popleft()
             if not q or cls in st.closed:
@@ -312,7 +341,7 @@ class Engine:
             if st.quota_per_day and cls in st.quota_per_day and not self._quota_ok(lane.stage, st,
                                                                                   cls):
                 continue
-            key = (st.level(cls), q[0].seq)
+            key = (st.level(cls), rank, q[0].seq)
             if best_key is None or key < best_key:
                 best_key, best_q = key, q
         return best_q.popleft() if best_q is not None else None
@@ -381,6 +410,9 @@ class Engine:
             p = settings.secondary_probability.get(cls, 0.0)
             if p < old.secondary_probability.get(cls, 0.0) or cls in old.closed:
                 self._release(stage, sec, cls, p)
+        for b in self.bookings:
+            if b.g.route[0] is stage:
+                b.on_settings(old, settings)
         for lane in stage.all_lanes():
             self.dispatch(lane)
 
@@ -389,11 +421,15 @@ class Engine:
         policy would not have sent there (referral draw >= p) go on, in queue order."""
         now = self.env.now
         draws = stage.referral[cls]
-        q = sec.queues[cls]
-        waiting = [u for u in q if u.state == WAITING]
-        go = [u for u in waiting if draws[u.i] >= p]
-        q.clear()   # in place: the lane's items/single views keep pointing at it
-        q.extend(u for u in waiting if draws[u.i] < p)
+        go = []
+        for q in (sec.booked.get(cls), sec.queues[cls]):
+            if q is None:
+                continue
+            waiting = [u for u in q if u.state == WAITING]
+            go += [u for u in waiting if draws[u.i] >= p]
+            q.clear()   # in place: the lane's items/single views keep pointing at it
+            q.extend(u for u in waiting if draws[u.i] < p)
+        go.sort(key=lambda u: (not u.booked, u.seq))
         for u in go:
             self._unqueue(u, now)
             self._next_stage(u)   # a new join (or crossing) voids this visit's patience check
@@ -428,7 +464,9 @@ class Engine:
         end = self.horizon_h
         for u in self.alive:
             g = u.g
-            if u.state == WAITING:
+            if u.state in (BOOKED, CALLED):   # off the road: no queue visit
+                g.record(u, Outcome.WAITING_AT_END, float("nan"))
+            elif u.state == WAITING:
                 g.waited(u, end)
                 g.record(u, Outcome.WAITING_AT_END, float("nan"))
             else:

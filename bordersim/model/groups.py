@@ -14,11 +14,14 @@ from bordersim.model.records import Recorder, Records
 
 __all__ = ["Group", "Unit"]
 
-WAITING, IN_SERVICE, GONE = 0, 1, 2   # a unit's state
+# a unit's state; BOOKED: in an electronic queue's virtual queue, off the road; CALLED: its
+# slot given, on its way to the site
+WAITING, IN_SERVICE, GONE, BOOKED, CALLED = 0, 1, 2, 3, 4
 
 
 class Unit:
-    __slots__ = ("g", "i", "t_arr", "stage", "wait_h", "t_join", "state", "seq", "lane")
+    __slots__ = ("g", "i", "t_arr", "stage", "wait_h", "t_join", "state", "seq", "lane",
+                 "booked", "perishable", "lead_h", "t_slot")
 
     def __init__(self, g: Group, i: int, t_arr: float):
         self.g = g
@@ -30,6 +33,10 @@ class Unit:
         self.state = WAITING
         self.seq = 0
         self.lane = None
+        self.booked = False     # served ahead of units without a booking
+        self.perishable = False
+        self.lead_h = 0.0       # hours waited off the road, booked
+        self.t_slot = 0.0
 
 
 class Group:
@@ -47,6 +54,7 @@ class Group:
         self.route: list = []           # the engine's stage of each stage of the crossing
         self.divert = None              # (queue_over, [(group, travel_h)]) or None
         self.responder = None           # a Responder when trips answer the visible delay
+        self.booking = None             # a Booking where an electronic queue may apply
         self.draw_for_diverted = None   # callable(group) -> index of fresh attributes
         self.extra_arrivals: list[float] = []   # arrival times of units diverted here
         self.engine = "des"             # or "recursion": which engine ran this group

@@ -126,6 +126,17 @@ def _no_response(scn: Scenario, ref: LaneRef) -> str | None:
     return None
 
 
+def _no_appointment(scn: Scenario, ref: LaneRef) -> str | None:
+    for ph in scn.policy:
+        if ph.crossings != ALL and ref.crossing not in ph.crossings:
+            continue
+        for k in ref.lane.serves:
+            if k in (ph.appointment or {}):
+                return (f"its {k} units may book slots (policy appointment): they reach "
+                        "the lane when called, not when they arrive")
+    return None
+
+
 RULES: list[Callable[[Scenario, LaneRef], str | None]] = [
     _one_class,
     _only_lane,
@@ -136,6 +147,7 @@ RULES: list[Callable[[Scenario, LaneRef], str | None]] = [
     _no_diversion,
     _one_change_at_a_time,
     _no_response,
+    _no_appointment,
 ]
 
 

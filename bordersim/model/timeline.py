@@ -27,6 +27,7 @@ class StageSettings:
     booths: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     quota_per_day: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     priority: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    appointment: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     label: str = ""
 
     def factor(self, cls: str) -> float:
@@ -86,6 +87,8 @@ def _apply(cur: StageSettings, base: StageSettings, ph: Phase, stage: str) -> St
         kw["quota_per_day"] = MappingProxyType(dict(ph.quota_per_day))
     if ph.priority is not None:
         kw["priority"] = MappingProxyType({c: i for i, c in enumerate(ph.priority)})
+    if ph.appointment is not None:   # class -> scenario.Appointment; read at the first stage
+        kw["appointment"] = MappingProxyType(dict(ph.appointment))
     return replace(s, **kw)
 
 

@@ -240,3 +240,16 @@ def test_a_renege_at_the_instant_another_unit_starts_is_left_to_the_event_engine
     assert list(rec.out_code) == [C, C, R, C]        # T4 gives up at 2.75h, before T3 ends
     assert list(rec.out_unit) == [0, 1, 3, 2]
     assert list(rec.out_exit) == [1.5, 2.5, 2.75, 3.5]
+
+
+def test_a_lane_whose_class_books_slots_is_left_to_the_event_engine():
+    """An electronic queue makes units reach the lane when called, not when they arrive:
+    the rule objects for the class at that crossing (from the phase that introduces it),
+    and both engines then run the events, with the same records."""
+    phases = [{"at": "3h", "appointment": {"truck": {"slots_per_day": 12}}}]
+    scn = scenario(service="1h", duration="20h", policy=phases)
+    why = fast_path_lanes(scn)[("x", "s", "l")].why_not
+    assert len(why) == 1 and "book slots" in why[0]
+    auto = run_both(scn, engine_expected="des")
+    assert len(auto.groups[0].booking.records()["unit"]) > 0
+    assert fast_path_lanes(scenario(service="1h", duration="20h"))[("x", "s", "l")].qualifies

@@ -19,6 +19,7 @@ from bordersim.experiment import run_experiment, simulate
 from bordersim.loading import scenario_from_dict
 from bordersim.measure import METRICS, measure
 from bordersim.model import Outcome, run_model
+from bordersim.model.booking import BOOKED_NO_SHOW, BOOKED_REFUSED, BOOKED_RENEGED, BOOKED_SHOWED
 from bordersim.scenario import ALL
 
 OUTCOMES = ("crossed", "reneged", "balked", "diverted", "waiting_at_end", "in_service_at_end")
@@ -131,7 +132,21 @@ OVERLOADED = _variant(name="conservation-overloaded", duration="3d", warmup="6h"
                                                       "entry/mixed": 1},
                                "service_factor": {"all": 3.0}}])
 
-SCENARIOS = {"busy": BUSY, "full-window": FULL_WINDOW, "overloaded": OVERLOADED}
+# an electronic queue at north from 40h (ended by the reset at 4d, bookings honoured):
+# trucks book (some live, some no-shows, a horizon, perishable loads first), cars book
+# within a short horizon and queue on the road beyond it
+E_QUEUE = _variant(name="conservation-e-queue", policy=[
+    *BUSY["policy"][:2],
+    {"at": "40h", "crossings": ["north"], "label": "electronic queue",
+     "appointment": {
+         "truck": {"capacity_share": 0.8, "live_share": 0.2, "no_show": 0.05, "notice": "1h",
+                   "arrive_early": {"dist": "uniform", "low": "0min", "high": "1h"},
+                   "horizon": "10h", "perishable_first": True},
+         "car": {"slots_per_day": 150, "horizon": "3h", "over_horizon": "queue"}}},
+    *BUSY["policy"][2:]])
+
+SCENARIOS = {"busy": BUSY, "full-window": FULL_WINDOW, "overloaded": OVERLOADED,
+             "e-queue": E_QUEUE}
 
 
 def _scn(data: dict):
@@ -195,7 +210,7 @@ def test_the_scenarios_exercise_every_outcome(results):
         assert seen[o] > 0, f"no unit ever ended as {o}: the scenarios do not test it"
 
 
-@pytest.mark.parametrize("name", ["busy", "overloaded"])
+@pytest.mark.parametrize("name", ["busy", "overloaded", "e-queue"])
 def test_engine_records_one_outcome_per_unit(name):
     """Over the whole run (not only the window): each unit that arrived has exactly one record,
     and a unit's queue visits account for all its waiting."""
@@ -214,9 +229,14 @@ def test_engine_records_one_outcome_per_unit(name):
             # balked units never queued; everyone else's waits are made of queue visits
             np.testing.assert_allclose(visits.sum(), waits[codes != Outcome.BALKED].sum(),
                                        rtol=1e-9, atol=1e-9)
-            # units still waiting at the end are exactly the open queue visits
+            # units still waiting at the end are exactly the open queue visits, and the
+            # units still booked (off the road, or on their way to the site)
             ended = np.asarray(g.q_leave) == scn.duration
-            assert ended.sum() == np.count_nonzero(codes == Outcome.WAITING_AT_END)
+            booked = 0
+            if g.booking is not None:
+                bk = g.booking.records()
+                booked = int(np.count_nonzero(np.isnan(bk["end"])))
+            assert ended.sum() + booked == np.count_nonzero(codes == Outcome.WAITING_AT_END)
 
 
 # ---- a class refused from the start --------------------------------------------------------
@@ -338,3 +358,21 @@ def test_closed_class_starts_no_service_anywhere_after_the_closure():
         code = np.asarray(g.out_code)
         exits = np.asarray(g.out_exit)
         assert np.count_nonzero((code == Outcome.CROSSED) & (exits > 24.0)) <= 3
+
+
+def test_the_e_queue_scenario_exercises_every_way_through_the_booking(results):
+    """Bookings, refusals, no-shows and reneging off the road all happen, so conservation
+    above covers them."""
+    res = results["e-queue"]
+    total = {m: sum(rep.metrics[("north", "truck")][m] for rep in res.replications)
+             for m in ("booked", "refused", "no_show", "waiting_area_max")}
+    assert all(v > 0 for v in total.values()), total
+    cars = sum(rep.metrics[("north", "car")]["booked"] for rep in res.replications)
+    assert cars > 0
+    ends = set()
+    for r in range(res.scenario.replications):
+        eng = run_model(res.scenario, r, res.scenario.seed)
+        for g in eng.groups:
+            if g.booking is not None:
+                ends |= set(g.booking.records()["code"].tolist())
+    assert {BOOKED_SHOWED, BOOKED_NO_SHOW, BOOKED_RENEGED, BOOKED_REFUSED} <= ends, ends
