@@ -37,6 +37,7 @@ METRICS = (
     "booked", "refused", "no_show", "booking_lead_mean_h", "booking_lead_max_h",
     "wait_total_mean_h", "waiting_area_mean", "waiting_area_max", "off_road_hours_total",
     "queue_mean_km",
+    *(f"cost_{c}" for c in COMPONENTS),
 )
 
 
@@ -350,6 +351,8 @@ def _metrics(groups: list[_GroupData], queues: _Queues, w0: float, w1: float) ->
                   for gd in groups)
     m["crossed_per_day"] = n_cross / (span / 24.0)
     m["cost_total"] = float(sum(sum(gd.costs.values()) for gd in groups))
+    for c in COMPONENTS:
+        m[f"cost_{c}"] = float(sum(gd.costs[c] for gd in groups))
     m["cargo_value_days_delayed"] = float(sum(gd.cargo_days for gd in groups))
     m["cargo_value_lost"] = float(sum(gd.cargo_lost for gd in groups))
     held = [(gd.held_end[w] - gd.held_due[w], gd.held_code[w]) for gd in groups
