@@ -145,10 +145,13 @@ def hours(h: float | None) -> str:
 
 
 def share(part: float, whole: float) -> str:
-    """'96%' of a whole; '<1%' for a sliver; '' when the whole is zero."""
+    """'96%' of a whole; '<1%' for a sliver, '>99%' for all but a sliver (so that a
+    part is never shown as all or nothing when it is not); '' when the whole is zero."""
     if _nan(part) or _nan(whole) or whole == 0:
         return ""
     p = 100 * part / whole
     if 0 < p < 1:
         return "<1%"
+    if 99 < p < 100:
+        return ">99%"
     return f"{p:.0f}%"

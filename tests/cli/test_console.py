@@ -165,3 +165,14 @@ def test_check_never_gives_a_count_a_negative_interval_end(scenario, tmp_path):
     queue = series.arrays["queue"].astype(float)
     raw = [t_interval(queue[:, j, h]).ci_low for h in range(5, 47, 2)]
     assert min(raw) < 0 and np.isfinite(raw).all()      # the case the cut is for did occur
+
+
+def test_a_share_is_never_shown_as_all_or_nothing_when_it_is_not():
+    from bordersim.numbers import share
+
+    assert share(0.999, 1.0) == ">99%"
+    assert share(0.004, 1.0) == "<1%"
+    assert share(1.0, 1.0) == "100%"
+    assert share(0.0, 1.0) == "0%"
+    assert share(0.5, 1.0) == "50%"
+    assert share(1.0, 0.0) == ""
