@@ -17,6 +17,7 @@ close to it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import dataclass
@@ -83,23 +84,19 @@ def available_memory() -> int:
     """Bytes this process may still use: the memory available on the machine, or the
     control group's limit if that is lower."""
     avail = None
-    try:
+    with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
                 avail = int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
     if avail is None:
         try:
             avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
         except (ValueError, OSError, AttributeError):
             avail = 1 << 40
-    try:
+    with contextlib.suppress(OSError):
         text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
         if text.isdigit():
             avail = min(avail, int(text))
-    except OSError:
-        pass
     return avail
 
 

@@ -5,6 +5,8 @@ Nothing here reads files, prints or looks at the machine's clock.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import simpy
 
@@ -93,12 +95,11 @@ def build(scn: Scenario, replication: int, seed: int, engine: str = "auto") -> E
     for part in parts(scn):
         if verdicts and _qualifies(scn, part, verdicts):
             g = by_key[part[0]]
-            try:
+            # NotExact: an instant the recursion cannot order; the events can
+            with contextlib.suppress(NotExact):
                 g.rec = _recursion(scn, timeline, g, clocks[part[0]])
                 g.engine = "recursion"
                 continue
-            except NotExact:    # an instant the recursion cannot order: the events can
-                pass
         des.append(part)
     _build_des(eng, scn, replication, seed, timeline, [by_key[k] for p in des for k in p])
     eng.chains = [_chain(eng, [by_key[k] for k in p], [clocks[k] for k in p]) for p in des]

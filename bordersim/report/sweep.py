@@ -16,6 +16,7 @@ the metrics the sweep kept.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -72,11 +73,9 @@ class _Sweep:
         self.currency = self.manifest.get("currency")
         self.start = self.manifest.get("start")
         self.scenario = None       # the base scenario, to name lanes, stages and phases
-        try:
+        with contextlib.suppress(OSError, ScenarioError, yaml.YAMLError, TypeError):
             data = yaml.safe_load((folder / "scenario.resolved.yaml").read_text("utf-8"))
             self.scenario = scenario_from_dict(data, str(folder)).scenario
-        except (OSError, ScenarioError, yaml.YAMLError, TypeError):
-            pass
         self.factor_values = []   # the distinct values of each factor, in design order
         for j in range(len(self.manifest["factors"])):
             seen: dict[str, object] = {}
