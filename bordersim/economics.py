@@ -184,8 +184,6 @@ def _accrued_spoilage(econ: Economics, spec: ClassSpec, join: np.ndarray, leave:
     factor ``q = exp(-rate/24)``, so those hours form a geometric sequence whose sum over
     all visits is one first-order recurrence, ``y[h] = q·y[h-1] + started[h] - ended[h]``
     (each visit entering at its first whole hour and leaving after its last)."""
-    from scipy.signal import lfilter
-
     out = np.zeros(n_hours)
     after = econ.spoilage.after
     rate = econ.spoilage.rate_per_day
@@ -218,8 +216,19 @@ def _accrued_spoilage(econ: Economics, spec: ClassSpec, join: np.ndarray, leave:
                   value[whole] * c * curve(m[whole], whole))
         np.add.at(steps, g[whole].astype(np.int64),
                   -value[whole] * c * curve(g[whole], whole))
-        out += lfilter([1.0], [1.0, -q], steps)[:n_hours]
+        out += _geometric_running(steps, q)[:n_hours]
     return out
+
+
+def _geometric_running(x: np.ndarray, q: float) -> np.ndarray:
+    """y[h] = x[h] + q·y[h-1], y[-1] = 0: one pass over the hours (a few thousand), as a
+    first-order IIR filter computes it, term for term."""
+    y = [0.0] * len(x)
+    acc = 0.0
+    for h, v in enumerate(x.tolist()):
+        acc = v + q * acc
+        y[h] = acc
+    return np.asarray(y)
 
 
 def hourly_costs(econ: Economics | None, cls: str, spec: ClassSpec, n_hours: int,

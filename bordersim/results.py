@@ -112,10 +112,13 @@ def timeseries_csv(res: ExperimentResult) -> str:
         hm = (np.array([r.held[key] for r in res.replications]).mean(axis=0)
               if all(r.held for r in res.replications) else np.zeros(n_hours))
         half = t_half_width(q)
-        for h in range(n_hours):
-            # a queue is never negative: the interval is cut at zero
-            rows.append([stamps[h], *key, qm[h], max(0.0, qm[h] - half[h]), qm[h] + half[h],
-                         xm[h], cm[h], hm[h]])
+        # a queue is never negative: the interval is cut at zero
+        below = qm - half
+        low = np.where(below > 0.0, below, 0.0).tolist()     # as max(0.0, x), NaN too
+        high = (qm + half).tolist()
+        rows.extend([stamp, *key, *v] for stamp, *v in zip(
+            stamps, qm.tolist(), low, high, xm.tolist(), cm.tolist(), hm.tolist(),
+            strict=True))
     return _csv(rows)
 
 

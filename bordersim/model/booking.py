@@ -36,7 +36,6 @@ import math
 from collections import deque
 
 import numpy as np
-from simpy.events import Timeout
 
 from bordersim.model.groups import BOOKED, CALLED, GONE, WAITING
 
@@ -180,7 +179,7 @@ class Booking:
         g = u.g
         if g.patience is not None:
             left = g.patience[i] - u.wait_h - u.lead_h
-            Timeout(self.eng.env, max(0.0, left), u).callbacks.append(self._impatient)
+            self.eng.later(max(0.0, left), self._impatient, u)
         self._wake()
         return True
 
@@ -210,7 +209,7 @@ class Booking:
             self._call(None)
         elif self.rate() > 0:
             self.timer = True
-            Timeout(self.eng.env, self.free_at - now).callbacks.append(self._call)
+            self.eng.later(self.free_at - now, self._call)
 
     def _call(self, ev) -> None:
         if ev is not None:
@@ -223,7 +222,7 @@ class Booking:
         self.free_at = now + 1.0 / rate
         if self.n_booked:
             self.timer = True
-            Timeout(self.eng.env, 1.0 / rate).callbacks.append(self._call)
+            self.eng.later(1.0 / rate, self._call)
 
     def _next(self):
         """The next unit to call: perishable loads first (where they go first), then in
@@ -252,7 +251,7 @@ class Booking:
         site = max(now, slot - early)
         u.t_slot = slot
         if site > now:
-            Timeout(self.eng.env, site - now, u).callbacks.append(self._reach_site)
+            self.eng.later(site - now, self._reach_site, u)
         else:
             self._at_site(u)
 
@@ -269,7 +268,7 @@ class Booking:
         u.state = WAITING
         u.t_join = now
         if u.t_slot > now and not self.appt.serve_early:
-            Timeout(self.eng.env, u.t_slot - now, u).callbacks.append(self._slot)
+            self.eng.later(u.t_slot - now, self._slot, u)
         else:
             self.eng.join(u, self.g.route[0], keep_join=True)
 

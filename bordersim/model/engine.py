@@ -23,7 +23,7 @@ from collections import deque
 from heapq import heappop, heappush
 
 import simpy
-from simpy.events import Timeout
+from simpy.events import NORMAL, Timeout
 
 from bordersim.model.clock import hops
 from bordersim.model.groups import BOOKED, CALLED, GONE, IN_SERVICE, WAITING, Group, Unit
@@ -35,6 +35,14 @@ __all__ = ["Outcome", "Group", "Engine", "ArrivalChain"]
 
 def _seqs(value) -> list | tuple:
     return value if isinstance(value, list) else (value,)
+
+
+class _Call:
+    """A timeout cut down to what SimPy's step and the engine's callbacks read: its
+    callbacks, its value, and that it succeeded."""
+
+    __slots__ = ("callbacks", "value")
+    _ok = True
 
 
 class LaneRT:
@@ -97,13 +105,13 @@ class ArrivalChain:
 
     def start(self) -> None:
         if self.delays:
-            Timeout(self.eng.env, self.delays[0]).callbacks.append(self.fire)
+            self.eng.later(self.delays[0], self.fire)
 
     def fire(self, _ev) -> None:
         k = self.k
         self.k = k + 1
         if k + 1 < len(self.delays):
-            Timeout(self.eng.env, self.delays[k + 1]).callbacks.append(self.fire)
+            self.eng.later(self.delays[k + 1], self.fire)
         g = self.groups[k]
         if g is not None:
             self.eng.arrive(g, self.units[k], self.times[k])
@@ -122,6 +130,24 @@ class Engine:
         self.bookings: list = []            # the Booking of every group that may book
         self.perishable_share: dict[str, float] = {}
         self._done_cb = self._done
+        if not all(hasattr(env, a) for a in ("_queue", "_eid", "_now")):
+            self.later = self._later_timeout      # a SimPy without those internals
+
+    def later(self, delay: float, callback, value=None) -> None:
+        """callback(event) at now + delay, event.value == value: what a SimPy Timeout with
+        that callback does, put on SimPy's queue with the priority and sequence number
+        the Timeout would take, so that the order of events is the same, without the
+        Timeout's bookkeeping (most events of a run are these)."""
+        if delay < 0:
+            raise ValueError(f"negative delay {delay}")
+        ev = _Call()
+        ev.callbacks = [callback]
+        ev.value = value
+        env = self.env
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), ev))
+
+    def _later_timeout(self, delay: float, callback, value=None) -> None:
+        Timeout(self.env, delay, value).callbacks.append(callback)
 
     # ---- arrivals -------------------------------------------------------------------
     def start_arrivals(self) -> None:
@@ -218,8 +244,7 @@ class Engine:
             return False
         dest, travel = best
         self._finish(u, Outcome.DIVERTED, u.t_arr, travel)
-        ev = Timeout(self.env, travel, (u, dest))
-        ev.callbacks.append(self._arrive_diverted)
+        self.later(travel, self._arrive_diverted, (u, dest))
         return True
 
     def _arrive_diverted(self, ev) -> None:
@@ -281,8 +306,7 @@ class Engine:
             timers = lane.timers
             if not timers or timers[0] > due:
                 heappush(timers, due)
-                ev = Timeout(self.env, delay, lane)
-                ev.callbacks.append(self._on_patience)
+                self.later(delay, self._on_patience, lane)
 
     def _on_patience(self, ev) -> None:
         """The queue's earliest deadline: units whose patience runs out now renege if they
@@ -310,14 +334,13 @@ class Engine:
         """Run callback(event) with event.value == value at exactly ``when``."""
         delays = hops(self.env.now, when)
         if len(delays) == 1:
-            Timeout(self.env, delays[0], value).callbacks.append(callback)
+            self.later(delays[0], callback, value)
         else:
-            ev = Timeout(self.env, delays[0], (delays[1], callback, value))
-            ev.callbacks.append(self._hop)
+            self.later(delays[0], self._hop, (delays[1], callback, value))
 
     def _hop(self, ev) -> None:
         delay, callback, value = ev.value
-        Timeout(self.env, delay, value).callbacks.append(callback)
+        self.later(delay, callback, value)
 
     def _pick(self, lane: LaneRT, st: StageSettings) -> Unit | None:
         single = lane.single
@@ -371,8 +394,7 @@ class Engine:
         if st.quota_per_day and cls in st.quota_per_day and not lane.secondary:
             used = lane.stage.quota_used
             used[cls] = used.get(cls, 0) + 1
-        ev = Timeout(self.env, lane.svc[cls][u.i] * st.factor(cls), u)
-        ev.callbacks.append(self._done_cb)
+        self.later(lane.svc[cls][u.i] * st.factor(cls), self._done_cb, u)
 
     def _done(self, ev) -> None:
         u: Unit = ev.value
@@ -441,8 +463,7 @@ class Engine:
             if ch.time_h <= 0:
                 self.apply_settings(stage, ch.settings)
                 continue
-            ev = Timeout(self.env, ch.time_h, (stage, ch.settings))
-            ev.callbacks.append(lambda e: self.apply_settings(*e.value))
+            self.later(ch.time_h, lambda e: self.apply_settings(*e.value), (stage, ch.settings))
         if has_quota:
             self.env.process(self._midnights())
 

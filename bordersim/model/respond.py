@@ -25,7 +25,6 @@ import heapq
 import math
 
 import numpy as np
-from simpy.events import Timeout
 
 __all__ = ["Responder", "HELD_MADE", "HELD_FORGONE", "HELD_AT_END"]
 
@@ -46,6 +45,7 @@ class Responder:
         # reports[k] is the delay published at k × every; n_reports of them so far
         self.reports = np.zeros(int(eng.horizon_h / self.every) + 2)
         self.n_reports = 0
+        self._index(len(self.reports))
         self.heap: list[tuple[float, int]] = []       # (u, trip) of trips still held
         self.deadlines: list[tuple[float, int]] = []  # (deadline, trip), a heap
         self.slot: dict[int, int] = {}                # trip -> its row while held
@@ -67,8 +67,7 @@ class Responder:
         self._release(now)
         nxt = (k + 1) * self.every
         if nxt < self.eng.horizon_h:
-            ev = Timeout(self.eng.env, nxt - now)
-            ev.callbacks.append(self._report)
+            self.eng.later(nxt - now, self._report)
 
     def _fill(self, k: int) -> None:
         """Reports up to index k; a trip falling due at a report's instant may ask first."""
@@ -118,18 +117,30 @@ class Responder:
         return True
 
     def _first_release(self, u: float, after: float, until: float) -> float | None:
-        """The first report time in (after, until] whose visible delay lets u go."""
-        k0 = int(math.floor(after / self.every + 1e-9)) + 1
+        """The first report time in (after, until] whose visible delay lets u go (report
+        times from the start: a trip decided before it saw the normal border and went)."""
+        k0 = max(0, int(math.floor(after / self.every + 1e-9)) + 1)
         k1 = int(math.floor(until / self.every + 1e-9))
         if k1 < k0:
             return None
-        times = np.arange(k0, k1 + 1) * self.every
-        x = times - self.spec.lag
-        idx = np.floor(np.maximum(x, 0) / self.every + 1e-9).astype(np.int64)
+        if k1 >= len(self.seen):
+            self._index(k1 + 1)
+        idx = self.seen[k0:k1 + 1]
         self._fill(int(idx[-1]))
-        delays = np.where(x < 0, 0.0, self.reports[idx])
-        ok = np.flatnonzero(delays < self.spec.threshold(u))
-        return float(times[ok[0]]) if len(ok) else None
+        delays = self.reports[idx]        # a copy
+        if k0 < self.n_blind:
+            delays[:self.n_blind - k0] = 0.0
+        ok = delays < self.spec.threshold(u)
+        j = int(ok.argmax())
+        return float(self.times[k0 + j]) if ok[j] else None
+
+    def _index(self, n: int) -> None:
+        """For report times k × every, k < n: that time, the index of the report visible
+        then (lag earlier), and how many come before any report is visible."""
+        self.times = np.arange(n) * self.every
+        x = self.times - self.spec.lag
+        self.seen = np.floor(np.maximum(x, 0) / self.every + 1e-9).astype(np.int64)
+        self.n_blind = int(np.count_nonzero(x < 0))
 
     def _set_off(self, i: int, row: int, at: float, lead: float) -> None:
         """The held trip sets off at ``at`` and arrives ``lead`` later."""
@@ -139,8 +150,7 @@ class Responder:
         if arrive <= self.eng.env.now:
             self.eng.arrive(self.g, i, arrive, released=True)
         elif arrive < self.eng.horizon_h:
-            ev = Timeout(self.eng.env, arrive - self.eng.env.now, i)
-            ev.callbacks.append(self._arrive)
+            self.eng.later(arrive - self.eng.env.now, self._arrive, i)
         else:
             self.end[row] = math.nan            # still on its way when the run ends
             self.code[row] = HELD_AT_END
@@ -160,8 +170,7 @@ class Responder:
             self.timer_at = math.inf
             return
         self.timer_at = when
-        ev = Timeout(self.eng.env, when - self.eng.env.now)
-        ev.callbacks.append(self._on_deadline)
+        self.eng.later(when - self.eng.env.now, self._on_deadline)
 
     def _lead(self, i: int) -> float:
         return float(self.lead[i]) if self.lead is not None else 0.0

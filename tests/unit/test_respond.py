@@ -287,3 +287,32 @@ def test_the_threshold_delay_is_where_the_share_passes_a_trips_draw(floor, steep
             assert d == math.inf and r.share(1e12) > u
             continue
         assert r.share(d * 0.999) > u > r.share(d * 1.001)
+
+
+@pytest.mark.parametrize("lag, every", [(0.0, 1.0), (5.0, 1.0), (2.5, 6.0), (7.0, 0.5),
+                                        (0.3, 1.0 / 3.0)])
+def test_the_first_release_is_the_first_report_time_whose_visible_delay_lets_the_trip_go(
+        lag, every):
+    """The responder's lookup of precomputed report indices gives what reading each
+    report time's visible delay one by one gives: the first time in (after, until]."""
+    from bordersim.model.respond import Responder
+
+    data = _scenario({"reference_delay": "2h", "lag": f"{lag}h", "report_every": f"{every}h",
+                      "lead": "3h"}, duration="60h")
+    eng = _engine(data)
+    resp = Responder(eng, _group(eng), eng.groups[0].responder.spec)
+    rng = np.random.default_rng(7)
+    resp.reports[:] = rng.choice([0.0, 0.5, 3.0, 40.0, math.inf], size=len(resp.reports))
+    resp.n_reports = len(resp.reports)
+    for _ in range(400):
+        after = float(rng.uniform(0.0, 58.0))
+        until = after + float(rng.uniform(0.0, 20.0))
+        u = float(rng.random())
+        thr = resp.spec.threshold(u)
+        want = None
+        for k in range(math.floor(after / every + 1e-9) + 1,
+                       math.floor(until / every + 1e-9) + 1):
+            if resp.visible(k * every) < thr:
+                want = k * every
+                break
+        assert resp._first_release(u, after, until) == want

@@ -118,3 +118,18 @@ def test_tiny_runs(n_hours):
     got = _accrued_spoilage(econ(0.05, 0.0), SPEC, np.array([0.2]), np.array([0.9]),
                             np.array([0.0]), np.array([1000.0]), n_hours)
     assert got.shape == (n_hours,)
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=0, max_size=300),
+       st.floats(0.0, 1.0, exclude_max=True))
+@settings(max_examples=200, deadline=None)
+def test_the_hourly_recurrence_is_a_first_order_filter_term_for_term(x, q):
+    """y[h] = x[h] + q·y[h-1] as scipy's IIR filter computes it, to the last bit (the
+    recurrence replaced scipy.signal, whose import cost every worker half a second)."""
+    from scipy.signal import lfilter
+
+    from bordersim.economics import _geometric_running
+
+    x = np.asarray(x, dtype=float)
+    want = lfilter([1.0], [1.0, -q], x) if len(x) else np.empty(0)
+    assert np.array_equal(_geometric_running(x, q), want)
