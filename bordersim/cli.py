@@ -867,7 +867,10 @@ def format_calibration(folder: Path) -> str:
         params = list(_csv.DictReader(f))
     lines = [f"\n{manifest['generations']} generations, {manifest['simulations']} simulations, "
              f"final tolerance {manifest['final_epsilon']:.4g}, "
-             f"{manifest['wall_seconds']:.0f}s", ""]
+             f"{manifest['wall_seconds']:.0f}s"]
+    if manifest.get("stopped"):
+        lines.append(f"stopped: {manifest['stopped']}")
+    lines.append("")
     rows = [("parameter", "prior", "posterior median", "90% interval")]
     for p in params:
         g = {k: f"{float(p[k]):.4g}" for k in ("prior_low", "prior_high", "median", "p05",

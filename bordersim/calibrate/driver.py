@@ -5,8 +5,9 @@ each later generation perturbs the previous population (pyabc's multivariate nor
 kernel) and accepts the simulations within a tolerance, the median distance of the
 previous population. The run ends when the tolerance reaches 0 (every fitted range
 hit), after ``generations`` generations, when a generation's acceptance rate falls
-below ``min_acceptance``, or when the next generation would pass ``budget``
-simulations. The last population is the posterior sample.
+below ``min_acceptance``, or when the next generation is expected to pass ``budget``
+simulations (:func:`expected_simulations`; a generation that still runs out of budget
+is discarded). The last population is the posterior sample.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from bordersim.calibrate.problem import CalibrationProblem
 from bordersim.calibrate.sampler import CANDIDATE, OrderedSampler, simulation_seed
 from bordersim.executors import Executor
 
-__all__ = ["AbcSettings", "Model", "run_abc", "Generation"]
+__all__ = ["AbcSettings", "Model", "run_abc", "Generation", "expected_simulations",
+           "stop_reason"]
 
 
 @dataclass(frozen=True)
@@ -152,8 +154,7 @@ def run_abc(problem: CalibrationProblem, settings: AbcSettings, db_path: str,
             last = gens[-1]
             sampler.used = sum(g.simulations for g in gens)
             sampler.rate = last.acceptance
-            if (len(gens) >= settings.generations or last.epsilon <= 0.0
-                    or last.acceptance < settings.min_acceptance):
+            if stop_reason(gens, settings) is not None:
                 return history
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # pyabc's inf - inf
@@ -164,6 +165,34 @@ def run_abc(problem: CalibrationProblem, settings: AbcSettings, db_path: str,
             return abc.history
         if on_generation:
             on_generation(after[-1])
+
+
+def expected_simulations(gens: list[Generation], population: int) -> float:
+    """Simulations the next generation is expected to take: the population over the
+    acceptance expected, the last generation's times its ratio to the one before (the
+    acceptance falls as the tolerance tightens), never more than the last's."""
+    rate = gens[-1].acceptance
+    if len(gens) >= 2 and gens[-2].acceptance > 0:
+        rate *= min(1.0, rate / gens[-2].acceptance)
+    return population / rate if rate > 0 else math.inf
+
+
+def stop_reason(gens: list[Generation], settings: AbcSettings) -> str | None:
+    """Why the calibration stops after these generations, or None to go on."""
+    last = gens[-1]
+    used = sum(g.simulations for g in gens)
+    if len(gens) >= settings.generations:
+        return f"{settings.generations} generations, the most asked for"
+    if last.epsilon <= 0.0:
+        return "tolerance 0: every fitted figure inside its range"
+    if last.acceptance < settings.min_acceptance:
+        return (f"acceptance {last.acceptance:.1%}, below the least asked for "
+                f"({settings.min_acceptance:.0%})")
+    need = expected_simulations(gens, settings.population)
+    if used + need > settings.budget:
+        return (f"the next generation would take about {need:,.0f} simulations, "
+                f"{settings.budget - used:,} were left of the budget of {settings.budget:,}")
+    return None
 
 
 def generations(history) -> list[Generation]:

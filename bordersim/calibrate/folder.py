@@ -41,7 +41,13 @@ from pathlib import Path
 import numpy as np
 
 from bordersim import __version__
-from bordersim.calibrate.driver import AbcSettings, Generation, generations, run_abc
+from bordersim.calibrate.driver import (
+    AbcSettings,
+    Generation,
+    generations,
+    run_abc,
+    stop_reason,
+)
 from bordersim.calibrate.problem import CalibrationProblem, observations_sha
 from bordersim.executors import Executor
 from bordersim.folders import folder_kind, mark_folder, swap_into
@@ -363,13 +369,17 @@ def run_calibration(problem: CalibrationProblem, settings: AbcSettings, out: Pat
         finished = datetime.now()
         counted = int(history.total_nr_simulations)
         last = gens[-1]
+        stopped = stop_reason(gens, settings) or (
+            f"the budget of {settings.budget:,} simulations ran out within generation "
+            f"{len(gens)}, which was discarded")
         _write(work / "manifest.json", json.dumps(_manifest(
             problem, settings, predictive, command, "complete",
             {"started": started.isoformat(timespec="seconds"),
              "finished": finished.isoformat(timespec="seconds"),
              "wall_seconds": round(time.monotonic() - t0, 3),
              "simulations": counted, "simulations_run_this_time": ran,
-             "generations": len(gens), "final_epsilon": last.epsilon,
+             "generations": len(gens), "stopped": stopped,
+             "final_epsilon": last.epsilon,
              "final_acceptance": last.acceptance, "posterior_size": len(rows),
              "posterior_ess": last.ess}), indent=2) + "\n")
     if work != out:

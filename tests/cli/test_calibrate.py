@@ -117,6 +117,7 @@ def test_the_folder_says_what_was_done(case):
     assert [p["path"] for p in m["priors"]] == [SERVICE, DEMAND]
     assert m["fitted_rows"] == list(range(2, 9)) and m["not_fitted_rows"] == []
     assert m["simulations"] >= 4 * 60 and m["generations"] == 4
+    assert m["stopped"] == "4 generations, the most asked for"
     with open(out / "generations.csv") as f:
         gens = list(csv.DictReader(f))
     assert [g["generation"] for g in gens] == ["0", "1", "2", "3"]

@@ -144,3 +144,33 @@ def test_parameters_land_at_their_paths():
     data = apply_parameters(SCENARIO, [prior], {prior.name: 41.7}, START)
     assert data["crossings"]["y"]["demand"]["car"] == 42
     assert SCENARIO["crossings"]["y"]["demand"]["car"] == 60     # a copy
+
+
+def _gens(*rates, population=100):
+    from bordersim.calibrate.driver import Generation
+
+    return [Generation(t, 1.0 / (t + 1), population, round(population / r), 50.0)
+            for t, r in enumerate(rates)]
+
+
+def test_the_next_generation_is_expected_to_take_the_population_over_falling_acceptance():
+    from bordersim.calibrate.driver import expected_simulations
+
+    assert expected_simulations(_gens(1.0), 100) == pytest.approx(100)
+    # 50% then 25%: the acceptance halves again, to 12.5%
+    assert expected_simulations(_gens(1.0, 0.5, 0.25), 100) == pytest.approx(800)
+    # a rising acceptance is not extrapolated upwards
+    assert expected_simulations(_gens(0.2, 0.4), 100) == pytest.approx(250)
+
+
+def test_a_generation_expected_to_pass_the_budget_is_not_started():
+    from bordersim.calibrate.driver import AbcSettings, stop_reason
+
+    gens = _gens(1.0, 0.5, 0.25)               # 100 + 200 + 400 simulations so far
+    assert stop_reason(gens, AbcSettings(population=100, generations=10,
+                                         budget=1500)) is None          # 700 + 800
+    why = stop_reason(gens, AbcSettings(population=100, generations=10, budget=1499))
+    assert why is not None and "800" in why and "799" in why
+    assert "generations" in stop_reason(gens, AbcSettings(population=100, generations=3))
+    low = AbcSettings(population=100, generations=10, budget=10**6, min_acceptance=0.3)
+    assert "acceptance 25.0%" in stop_reason(gens, low)
