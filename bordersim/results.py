@@ -47,6 +47,12 @@ __all__ = ["write_results", "fmt", "shown_keys",
 
 def fmt(x) -> str:
     """Numbers as the shortest text that reads back to the same float; NaN as empty."""
+    if type(x) is float:        # most values: the same as below, without the conversions
+        if x != x:
+            return ""
+        if x.is_integer() and -1e15 < x < 1e15:
+            return str(int(x))
+        return repr(x)
     if isinstance(x, (float, np.floating)):
         x = float(x)
         if math.isnan(x):
