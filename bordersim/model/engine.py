@@ -14,13 +14,15 @@ Patience costs nothing once a unit has left its queue: the queue keeps its
 deadlines in its own heap of times (with the seq of the units due at each), the
 units that still wait by seq in a dict they leave with the queue, and SimPy
 holds one timeout per queue, for the earliest. Nothing keeps a unit alive after
-it has gone, and a deadline allocates nothing the garbage collector tracks.
+it has gone, a deadline allocates nothing the garbage collector tracks, and the
+deadlines of units gone are forgotten once they outnumber those still waiting, so
+that a queue's deadlines grow with the queue, not with every unit that ever waited.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 
 import simpy
 from simpy.events import NORMAL, Timeout
@@ -43,6 +45,29 @@ class _Call:
 
     __slots__ = ("callbacks", "value")
     _ok = True
+
+
+#: deadlines a queue may hold beyond twice its waiting units before it forgets those of units
+#: that have left
+COMPACT_SLACK = 4096
+
+
+def _compact(lane: LaneRT) -> None:
+    """Forget the deadlines of units that have left the queue (they would be skipped when
+    they came up): the heap and its index then grow with the queue, not with every unit
+    that ever waited. Nothing else changes: the earliest deadline still due is the same."""
+    patient = lane.patient
+    due = {}
+    for t, seqs in lane.due.items():
+        if isinstance(seqs, list):
+            keep = [q for q in seqs if q in patient]
+            if keep:
+                due[t] = keep[0] if len(keep) == 1 else keep
+        elif seqs in patient:
+            due[t] = seqs
+    lane.due = due
+    lane.deadlines = list(due)
+    heapify(lane.deadlines)
 
 
 class LaneRT:
@@ -297,6 +322,8 @@ class Engine:
                 delay = 0.0
             due = now + delay
             seq = u.seq
+            if len(lane.deadlines) > 2 * len(lane.patient) + COMPACT_SLACK:
+                _compact(lane)
             first = lane.due.setdefault(due, seq)
             if first == seq:
                 heappush(lane.deadlines, due)

@@ -725,3 +725,31 @@ def test_outcomes_conserve_units():
     eng = run(scn)
     g = group(eng)
     assert len(g.out_code) == int(np.count_nonzero(g.arrivals.times < scn.duration))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_forgetting_the_deadlines_of_units_gone_changes_no_event(seed, monkeypatch):
+    """A queue forgets the patience deadlines of units that have left once it holds more
+    than twice its waiting units (plus a slack): with the slack at 0 (forgetting all the
+    time) and at infinity (never), every record is the same, reneges included."""
+    import bordersim.model.engine as engine
+
+    data = {
+        "name": "patience", "start": "2020-01-01", "duration": "120h", "seed": seed,
+        "classes": {"truck": {}},
+        "crossings": {"x": {"demand": {"truck": 1200}, "stages": [{"name": "s", "lanes": [
+            {"name": "l", "serves": ["truck"], "booths": 2,
+             "service": {"truck": {"dist": "exponential", "mean": "2.5min"}}}]}]}},
+        "policy": [{"at": "10h", "closed": ["truck"]}, {"at": "30h", "closed": []}],
+        "behaviour": {"patience": {"truck": {"dist": "exponential", "mean": "6h"}}},
+    }
+    scn = scenario_from_dict(data).scenario
+    runs = []
+    for slack in (0, 10**12):
+        monkeypatch.setattr(engine, "COMPACT_SLACK", slack)
+        (g,) = run_model(scn, 0, engine="des").groups
+        runs.append(g)
+    a, b = runs
+    assert int((a.out_code == Outcome.RENEGED).sum()) > 100      # patience did act
+    for name in ("q_join", "q_leave", "q_unit", "out_unit", "out_wait", "out_exit", "out_code"):
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
