@@ -356,6 +356,8 @@ def check_cmd(results_dir, observations, as_json):
 
 
 def format_check(verdicts) -> str:
+    from bordersim.numbers import num
+
     posterior = any(v.fitted is not None for v in verdicts)
     rows = [("date", "crossing", "class", "metric", "observed", "simulated (95% CI)",
              "90% of runs", "", *(("fitted",) if posterior else ()))]
@@ -367,10 +369,10 @@ def format_check(verdicts) -> str:
             if math.isnan(iv.mean):
                 sim = "undefined"
             else:
-                ci = "" if math.isnan(iv.ci_low) else f" ({iv.ci_low:.3g}-{iv.ci_high:.3g})"
-                sim = f"{iv.mean:.3g}{ci}"
+                ci = "" if math.isnan(iv.ci_low) else f" ({num(iv.ci_low)}-{num(iv.ci_high)})"
+                sim = f"{num(iv.mean)}{ci}"
             if not math.isnan(v.p05):
-                spread = f"{v.p05:.3g}-{v.p95:.3g}"
+                spread = f"{num(v.p05)}-{num(v.p95)}"
         mark = {True: "inside", False: "OUTSIDE", None: "-"}[v.inside]
         when = o.when.strftime("%Y-%m-%d %H:%M")
         if o.until is not None:

@@ -99,3 +99,19 @@ def test_missing_files_exit_2(results, tmp_path):
     assert r.exit_code == 2 and "missing column" in r.output
     r = runner.invoke(cli, ["check", str(tmp_path), str(tmp_path / "bad.csv")])
     assert r.exit_code == 2 and "results folder" in r.output
+
+
+def test_large_figures_read_in_fixed_notation(tmp_path):
+    """Thousands of persons a day read as 3,125, never as 3.12e+03."""
+    from bordersim.check import Verdict
+    from bordersim.cli import format_check
+    from bordersim.observations import read_observations
+    from bordersim.stats import Interval
+
+    obs = tmp_path / "obs.csv"
+    obs.write_text(HEADER + "2017-10-11,x,persons,crossed_per_day,3000,3900,test,R,\n")
+    (o,) = read_observations(obs)
+    text = format_check([Verdict(o, Interval(3124.6, 3110.9, 3138.2, 20.0, 40), 3050.2,
+                                 1041.4 * 3)])
+    assert "3,125 (3,111-3,138)" in text and "3,050-3,124" in text
+    assert "e+" not in text
