@@ -359,6 +359,12 @@ def fresh_venv(dest: Path) -> Path:
                            "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     Path(site, "test-environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # pip finds pytest already there and installs no script for it, which a fresh machine
+    # would have: without one, `pytest` would be whatever else the PATH holds
+    script = dest / "bin" / "pytest"
+    script.write_text(f"#!{dest / 'bin' / 'python'}\nimport sys\nfrom pytest import "
+                      "console_main\nsys.exit(console_main())\n")
+    script.chmod(0o755)
     return dest
 
 
