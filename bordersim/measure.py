@@ -53,6 +53,7 @@ class ReplicationResult:
     wait_sum: dict = None   # (crossing, class) -> hours queued by the units crossed in each hour
     tis_sum: dict = None    # (crossing, class) -> hours in system of the units crossed in each hour
     held: dict = None       # (crossing, class) -> trips held back at each hour mark
+    off_road: dict = None   # (crossing, class) -> units booked, off the road, at each hour mark
 
 
 @dataclass
@@ -423,8 +424,8 @@ def _wait_hist(gd: _GroupData) -> np.ndarray:
 
 def _series(gd: _GroupData, queues: _Queues, n_hours: int) -> tuple[np.ndarray, ...]:
     """Units waiting at each hour mark (joins minus leaves up to it); units crossed in each
-    hour, with the sums of their hours queued and in the system; trips held back at each
-    hour mark."""
+    hour, with the sums of their hours queued and in the system; trips held back, and
+    units booked off the road (electronic queue), at each hour mark."""
     marks = np.arange(n_hours, dtype=float)
     q = queues.of([gd])
     at = np.searchsorted(q.t, marks, side="right")
@@ -436,7 +437,11 @@ def _series(gd: _GroupData, queues: _Queues, n_hours: int) -> tuple[np.ndarray, 
     tis_sum = np.histogram(gd.all_exit, bins=edges, weights=gd.all_exit_tis)[0]
     held = (np.searchsorted(np.sort(gd.held_due), marks, side="right")
             - np.searchsorted(np.sort(gd.held_end), marks, side="right"))
-    return queue.astype(float), crossed.astype(float), wait_sum, tis_sum, held.astype(float)
+    kept = gd.bk_code != BOOKED_REFUSED         # a refused booking never leaves the road
+    off_road = (np.searchsorted(np.sort(gd.bk_book[kept]), marks, side="right")
+                - np.searchsorted(np.sort(gd.bk_end[kept]), marks, side="right"))
+    return (queue.astype(float), crossed.astype(float), wait_sum, tis_sum, held.astype(float),
+            off_road.astype(float))
 
 
 def measure(eng: Engine, scn: Scenario, replication: int) -> ReplicationResult:
@@ -453,14 +458,15 @@ def measure(eng: Engine, scn: Scenario, replication: int) -> ReplicationResult:
              for key, gs in sets.items()}
     n_hours = int(math.ceil(scn.duration))
     own = {(gd.crossing, gd.cls): _series(gd, queues, n_hours) for gd in data}
-    queue, crossed, cost, held = {}, {}, {}, {}
+    queue, crossed, cost, held, off_road = {}, {}, {}, {}, {}
     for key, gs in sets.items():
         queue[key] = np.sum([own[(gd.crossing, gd.cls)][0] for gd in gs], axis=0)
         crossed[key] = np.sum([own[(gd.crossing, gd.cls)][1] for gd in gs], axis=0)
         cost[key] = np.sum([gd.cost_hourly for gd in gs], axis=0)
         held[key] = np.sum([own[(gd.crossing, gd.cls)][4] for gd in gs], axis=0)
+        off_road[key] = np.sum([own[(gd.crossing, gd.cls)][5] for gd in gs], axis=0)
     wait_hist = {(gd.crossing, gd.cls): _wait_hist(gd) for gd in data}
     wait_sum = {key: own[key][2] for key in own}
     tis_sum = {key: own[key][3] for key in own}
     return ReplicationResult(replication, metrics, costs, queue, crossed, cost, wait_hist,
-                             wait_sum, tis_sum, held)
+                             wait_sum, tis_sum, held, off_road)

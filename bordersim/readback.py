@@ -81,7 +81,7 @@ def read_resolved(folder: Path) -> Scenario:
 SERIES_ARRAYS = {"queue": (3, "i"), "crossed": (3, "i"), "crossing": (1, "U"),
                  "cls": (1, "U")}
 SERIES_OPTIONAL = {"wait_sum": (3, "f"), "tis_sum": (3, "f"), "held": (3, "i"),
-                   "start": (0, "U")}
+                   "off_road": (3, "i"), "start": (0, "U")}
 
 
 def read_npz(folder: Path, name: str, arrays: dict[str, tuple[int, str]],
@@ -166,7 +166,7 @@ def verify_results_folder(folder: Path, shown: str | None = None) -> Scenario:
     hours = int(math.ceil(scn.duration))
     series = read_npz(d, SERIES_FILE, SERIES_ARRAYS, SERIES_OPTIONAL)
     groups = list(zip(series["crossing"].tolist(), series["cls"].tolist(), strict=False))
-    for key in ("queue", "crossed", *(k for k in ("wait_sum", "tis_sum", "held")
+    for key in ("queue", "crossed", *(k for k in ("wait_sum", "tis_sum", "held", "off_road")
                                       if k in series)):
         if series[key].shape != (n, len(series["crossing"]), hours) \
                 or len(series["cls"]) != len(series["crossing"]):

@@ -105,7 +105,7 @@ def replications_csv(res: ExperimentResult) -> str:
 def timeseries_csv(res: ExperimentResult) -> str:
     start = res.scenario.start
     rows = [["time", "crossing", "class", "queue_mean", "queue_ci_low", "queue_ci_high",
-             "crossed_mean", "cost_mean", "held_mean"]]
+             "crossed_mean", "cost_mean", "held_mean", "off_road_mean"]]
     keys = res.keys()
     n_hours = len(res.replications[0].queue[keys[0]]) if keys else 0
     stamps = [(start + timedelta(hours=h)).isoformat(timespec="minutes") for h in range(n_hours)]
@@ -117,6 +117,8 @@ def timeseries_csv(res: ExperimentResult) -> str:
         cm = np.array([r.cost[key] for r in res.replications]).mean(axis=0)
         hm = (np.array([r.held[key] for r in res.replications]).mean(axis=0)
               if all(r.held for r in res.replications) else np.zeros(n_hours))
+        om = (np.array([r.off_road[key] for r in res.replications]).mean(axis=0)
+              if all(r.off_road for r in res.replications) else np.zeros(n_hours))
         half = t_half_width(q)
         # a queue is never negative: the interval is cut at zero
         below = qm - half
@@ -124,7 +126,7 @@ def timeseries_csv(res: ExperimentResult) -> str:
         high = (qm + half).tolist()
         rows.extend([stamp, *key, *v] for stamp, *v in zip(
             stamps, qm.tolist(), low, high, xm.tolist(), cm.tolist(), hm.tolist(),
-            strict=True))
+            om.tolist(), strict=True))
     return _csv(rows)
 
 
@@ -160,6 +162,9 @@ def write_series(path: Path, res: ExperimentResult) -> None:
     if all(r.held for r in res.replications):
         sums["held"] = np.array([[r.held[k] for k in keys] for r in res.replications],
                                 dtype=np.int32).reshape(queue.shape)
+    if all(r.off_road for r in res.replications):
+        sums["off_road"] = np.array([[r.off_road[k] for k in keys] for r in res.replications],
+                                    dtype=np.int32).reshape(queue.shape)
     with open(path, "wb") as f:
         np.savez_compressed(f, queue=queue, crossed=crossed, **sums,
                             crossing=np.array([k[0] for k in keys]),

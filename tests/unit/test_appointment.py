@@ -73,7 +73,11 @@ def test_every_unit_booked_waits_on_site_only_the_slot_slack():
         slot = 1.5 + k
         if slot + 0.5 < 12.0:
             assert (arr, wait, exit_, code) == (0.5 * (k + 1), 0.25, slot + 0.5, C), k
-    m = simulate(scn, 0).metrics[("x", "truck")]
+    res = simulate(scn, 0)
+    m = res.metrics[("x", "truck")]
+    # off the road at hour mark h: booked by h (two an hour) less those gone to the site by
+    # h (at k + 1.25): h + 1 from h = 1
+    assert res.off_road[("x", "truck")].tolist() == [0.0, *(h + 1.0 for h in range(1, 12))]
     crossed = [k for k in range(23) if 1.5 + k + 0.5 < 12.0]
     assert m["wait_mean_h"] == pytest.approx(0.25)
     assert m["wait_max_h"] == pytest.approx(0.25)
