@@ -69,7 +69,36 @@ def summary_table(res) -> str:
              "mean and largest; gave up: patience ran out; turned back: balked at a long "
              "queue. Means over replications; every metric, with its 95% CI, is in "
              "summary.csv.")
-    return render_table(header, rows) + "\n" + _wrap(notes)
+    return render_table(header, rows) + "\n" + _wrap(notes) + _booking_table(res)
+
+
+def _booking_table(res) -> str:
+    """Where units booked slots of an electronic queue: the bookings, the virtual queue's
+    wait and the units waiting off the road, beside the wait on site above."""
+    from bordersim.results import shown_keys
+
+    keys = [k for k in shown_keys(res.keys()) if res.interval(k, "booked").mean > 0]
+    if not keys:
+        return ""
+    cols = [("booked", "booked", count), ("refused", "refused", count),
+            ("no_show", "no-shows", count),
+            ("booking_lead_mean_h", "booked to site h: mean (95% CI)", None),
+            ("waiting_area_mean", "off the road (units)", num),
+            ("waiting_area_max", "max (units)", count),
+            ("wait_total_mean_h", "total wait h", num)]
+    rows = []
+    for key in keys:
+        row = list(key)
+        for metric, _, fmt in cols:
+            iv = res.interval(key, metric)
+            row.append(DASH if math.isnan(iv.mean) else
+                       with_interval(iv.mean, iv.ci_low, iv.ci_high) if fmt is None
+                       else fmt(iv.mean))
+        rows.append(row)
+    notes = ("electronic queue: booked units wait off the road until their slot; total wait: "
+             "off the road plus on site, of the units that crossed.")
+    return ("\n\n" + render_table(["crossing", "class", *(c[1] for c in cols)], rows) + "\n"
+            + _wrap(notes))
 
 
 def _wrap(text: str, width: int = 100) -> str:

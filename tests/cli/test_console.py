@@ -176,3 +176,30 @@ def test_a_share_is_never_shown_as_all_or_nothing_when_it_is_not():
     assert share(0.0, 1.0) == "0%"
     assert share(0.5, 1.0) == "50%"
     assert share(1.0, 0.0) == ""
+
+
+def test_an_electronic_queue_gets_its_own_table_matching_summary_csv(tmp_path):
+    data = {**SCENARIO, "policy": [{"at": "6h", "appointment": {
+        "truck_loaded": {"slots_per_day": 60, "notice": "1h"}}}]}
+    f = tmp_path / "booked.yaml"
+    f.write_text(yaml.safe_dump(data))
+    res = invoke("run", f, "--workers", "1", "--out", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    header = next(x for x in lines if x.startswith("crossing") and "booked" in x)
+    for col in ("refused", "no-shows", "booked to site h: mean (95% CI)",
+                "off the road (units)", "total wait h"):
+        assert col in header
+    rows = {(r["crossing"], r["class"], r["metric"]): r
+            for r in rows_of(tmp_path / "out" / "summary.csv")}
+    line = lines[lines.index(header) + 2]
+    assert line.startswith("gate") and "truck_loaded" in line
+    lead = rows[("gate", "truck_loaded", "booking_lead_mean_h")]
+    assert with_interval(float(lead["mean"]), float(lead["ci_low"]),
+                         float(lead["ci_high"])) in line
+    assert num(float(rows[("gate", "truck_loaded", "waiting_area_mean")]["mean"])) in line
+    # and a run without bookings has no such table
+    plain = invoke("run", tmp_path / "booked.yaml", "--set", "policy=[]", "--workers", "1",
+                   "--out", tmp_path / "plain")
+    assert plain.exit_code == 0, plain.output
+    assert "booked to site" not in plain.stdout
