@@ -58,3 +58,20 @@ def test_shipped_scenario_whole(path):
 @pytest.mark.parametrize("check", checks(seed=7, replications=3), ids=lambda c: c.name)
 def test_verify_case(check):
     assert_same(check.scenario)
+
+
+@pytest.mark.parametrize("name", ["closure-2017", "e-queue-2017", "goswift-like"])
+def test_events_put_on_simpys_queue_keep_the_order_of_timeouts(name, monkeypatch):
+    """The engine schedules its events on SimPy's queue itself, with the priority and
+    sequence number a Timeout would take; with real Timeouts instead every result is the
+    same (arrivals, services, patience, diversion, held trips, bookings, policy changes)."""
+    from bordersim.model.engine import Engine
+
+    path = next(p for p in SCENARIOS if p.stem == name)
+    scn = load_scenario(path, ["replications=1", "duration=12d"]).scenario
+    lean = folder(run_experiment(scn, workers=1, engine="des"))
+    monkeypatch.setattr(Engine, "later", Engine._later_timeout)
+    plain = folder(run_experiment(scn, workers=1, engine="des"))
+    assert lean[:4] == plain[:4]
+    for x, y in zip(lean[4], plain[4], strict=True):
+        np.testing.assert_array_equal(x, y)
