@@ -363,7 +363,7 @@ def fresh_venv(dest: Path) -> Path:
     # would have: without one, `pytest` would be whatever else the PATH holds
     script = dest / "bin" / "pytest"
     script.write_text(f"#!{dest / 'bin' / 'python'}\nimport sys\nfrom pytest import "
-                      "console_main\nsys.exit(console_main())\n")
+                      "console_main\nif __name__ == '__main__':\n    sys.exit(console_main())\n")
     script.chmod(0o755)
     return dest
 
