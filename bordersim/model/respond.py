@@ -50,6 +50,7 @@ class Responder:
         self.deadlines: list[tuple[float, int]] = []  # (deadline, trip), a heap
         self.slot: dict[int, int] = {}                # trip -> its row while held
         self.timer_at = math.inf
+        self.timer_id = 0                             # of the one deadline timer that acts
         # one row per held trip
         self.unit: list[int] = []
         self.due: list[float] = []
@@ -170,7 +171,8 @@ class Responder:
             self.timer_at = math.inf
             return
         self.timer_at = when
-        self.eng.later(when - self.eng.env.now, self._on_deadline)
+        self.timer_id += 1      # the timer this one replaces, if any, will do nothing
+        self.eng.later(when - self.eng.env.now, self._on_deadline, self.timer_id)
 
     def _lead(self, i: int) -> float:
         return float(self.lead[i]) if self.lead is not None else 0.0
@@ -185,7 +187,9 @@ class Responder:
         for i in go:
             self._set_off(i, self.slot.pop(i), now, self._lead(i))
 
-    def _on_deadline(self, _ev) -> None:
+    def _on_deadline(self, ev) -> None:
+        if ev.value != self.timer_id:
+            return      # a timer that a later one replaced: that one's chain carries on
         now = self.eng.env.now
         self.timer_at = math.inf
         dl = self.deadlines

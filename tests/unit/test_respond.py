@@ -316,3 +316,44 @@ def test_the_first_release_is_the_first_report_time_whose_visible_delay_lets_the
                 want = k * every
                 break
         assert resp._first_release(u, after, until) == want
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_replaced_deadline_timer_does_nothing_and_changes_no_event(seed, monkeypatch):
+    """A held trip with an earlier deadline replaces the responder's timer; the replaced one
+    then does nothing. Letting every timer act instead (as each once did, scheduling
+    timers again and again) gives the same records, with twice the events or more."""
+    from types import SimpleNamespace
+
+    from bordersim.model.respond import Responder
+
+    data = _scenario({"reference_delay": "3h", "hold_max": "2d", "give_up": 0.3,
+                      "lead": {"dist": "exponential", "mean": "20h"}},
+                     policy=[{"at": "1d", "service_factor": {"truck": 3.0}},
+                             {"at": "4d", "service_factor": {"truck": 1.0}}],
+                     duration="8d", service="50min", demand=30, process="poisson")
+    acted = []
+    original = Responder._on_deadline
+
+    def counted(self, ev):
+        acted.append(ev.value == self.timer_id)
+        original(self, ev)
+
+    def every_timer_acts(self, ev):
+        acted.append(True)
+        original(self, SimpleNamespace(value=self.timer_id))
+
+    runs = {}
+    for name, fn in (("now", counted), ("before", every_timer_acts)):
+        acted.clear()
+        monkeypatch.setattr(Responder, "_on_deadline", fn)
+        g = _group(_engine(data, seed=seed))
+        runs[name] = (g, sum(acted))
+    (a, n_a), (b, n_b) = runs["now"], runs["before"]
+    assert len(a.responder.unit) > 20                       # trips were held
+    for k in ("unit", "due", "end", "code"):
+        assert np.array_equal(a.responder.records()[k], b.responder.records()[k],
+                              equal_nan=True), k
+    for name in ("out_unit", "out_wait", "out_exit", "out_code", "q_join", "q_leave"):
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+    assert n_a <= len(a.responder.unit) + 1 and n_b >= 1.5 * n_a
