@@ -742,7 +742,8 @@ class _CalibrationProgress:
 @click.option("--generations", type=click.IntRange(min=1),
               help="Generations at most (default 8).")
 @click.option("--budget", type=click.IntRange(min=1),
-              help="Simulations at most (default 4000).")
+              help="Simulations at most (default 4000); a generation expected to pass it "
+                   "is not started.")
 @click.option("--predictive", type=click.IntRange(min=0),
               help="Posterior predictive simulations (default 100).")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed (default: the scenario's).")

@@ -53,8 +53,19 @@ def summary_table(res) -> str:
     if cur is not None:
         cols.append(("cost_total", f"cost {cur}", lambda x: f"{x:,.0f}"))
     header = ["crossing", "class", *(c[1] for c in cols)]
+    rows = _rows(res, shown_keys(res.keys()), cols)
+    notes = ("wait: hours queued over every stage by units that crossed; queue: units waiting, "
+             "mean and largest; gave up: patience ran out; turned back: balked at a long "
+             "queue. Means over replications; every metric, with its 95% CI, is in "
+             "summary.csv.")
+    return render_table(header, rows) + "\n" + _wrap(notes) + _booking_table(res)
+
+
+def _rows(res, keys, cols) -> list[list[str]]:
+    """A row per key: crossing, class, then each (metric, header, format) column's mean
+    (format None: the mean with its 95% interval)."""
     rows = []
-    for key in shown_keys(res.keys()):
+    for key in keys:
         row = list(key)
         for metric, _, fmt in cols:
             iv = res.interval(key, metric)
@@ -65,11 +76,7 @@ def summary_table(res) -> str:
             else:
                 row.append(fmt(iv.mean))
         rows.append(row)
-    notes = ("wait: hours queued over every stage by units that crossed; queue: units waiting, "
-             "mean and largest; gave up: patience ran out; turned back: balked at a long "
-             "queue. Means over replications; every metric, with its 95% CI, is in "
-             "summary.csv.")
-    return render_table(header, rows) + "\n" + _wrap(notes) + _booking_table(res)
+    return rows
 
 
 def _booking_table(res) -> str:
@@ -86,15 +93,7 @@ def _booking_table(res) -> str:
             ("waiting_area_mean", "off the road (units)", num),
             ("waiting_area_max", "max (units)", count),
             ("wait_total_mean_h", "total wait h", num)]
-    rows = []
-    for key in keys:
-        row = list(key)
-        for metric, _, fmt in cols:
-            iv = res.interval(key, metric)
-            row.append(DASH if math.isnan(iv.mean) else
-                       with_interval(iv.mean, iv.ci_low, iv.ci_high) if fmt is None
-                       else fmt(iv.mean))
-        rows.append(row)
+    rows = _rows(res, keys, cols)
     notes = ("electronic queue: booked units wait off the road until their slot; total wait: "
              "off the road plus on site, of the units that crossed.")
     return ("\n\n" + render_table(["crossing", "class", *(c[1] for c in cols)], rows) + "\n"

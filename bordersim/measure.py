@@ -435,13 +435,17 @@ def _series(gd: _GroupData, queues: _Queues, n_hours: int) -> tuple[np.ndarray, 
     crossed = np.histogram(gd.all_exit, bins=edges)[0]
     wait_sum = np.histogram(gd.all_exit, bins=edges, weights=gd.all_exit_wait)[0]
     tis_sum = np.histogram(gd.all_exit, bins=edges, weights=gd.all_exit_tis)[0]
-    held = (np.searchsorted(np.sort(gd.held_due), marks, side="right")
-            - np.searchsorted(np.sort(gd.held_end), marks, side="right"))
+    held = _open_at(gd.held_due, gd.held_end, marks)
     kept = gd.bk_code != BOOKED_REFUSED         # a refused booking never leaves the road
-    off_road = (np.searchsorted(np.sort(gd.bk_book[kept]), marks, side="right")
-                - np.searchsorted(np.sort(gd.bk_end[kept]), marks, side="right"))
-    return (queue.astype(float), crossed.astype(float), wait_sum, tis_sum, held.astype(float),
-            off_road.astype(float))
+    off_road = _open_at(gd.bk_book[kept], gd.bk_end[kept], marks)
+    return queue.astype(float), crossed.astype(float), wait_sum, tis_sum, held, off_road
+
+
+def _open_at(start: np.ndarray, end: np.ndarray, marks: np.ndarray) -> np.ndarray:
+    """How many intervals [start, end) have begun and not ended at each mark (one that
+    ends at a mark no longer counts)."""
+    return (np.searchsorted(np.sort(start), marks, side="right")
+            - np.searchsorted(np.sort(end), marks, side="right")).astype(float)
 
 
 def measure(eng: Engine, scn: Scenario, replication: int) -> ReplicationResult:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 
 from bordersim.stats import Interval
 
-__all__ = ["MetricInfo", "CATALOGUE", "COMPONENT_LABELS", "COST_COMPONENT_METRICS", "info",
-           "label", "unit", "clip", "clip_metric"]
+__all__ = ["MetricInfo", "CATALOGUE", "COMPONENT_LABELS", "info", "label", "unit", "clip",
+           "clip_metric"]
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,7 @@ COMPONENT_LABELS = {
 
 
 # each component of the total cost is also a metric, cost_<component>, so that compare
-# pairs it replication by replication like any other
-COST_COMPONENT_METRICS = tuple(f"cost_{c}" for c in COMPONENT_LABELS if c != "total")
+# pairs it replication by replication like any other (measure.METRICS lists them)
 CATALOGUE.update({f"cost_{c}": _m(f"cost_{c}", f"cost: {text}", "{cur}",
                                   f"the part of cost_total that is {text} (costs.csv "
                                   f"component {c})")

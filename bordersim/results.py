@@ -47,14 +47,9 @@ __all__ = ["write_results", "fmt", "shown_keys",
 
 def fmt(x) -> str:
     """Numbers as the shortest text that reads back to the same float; NaN as empty."""
-    if type(x) is float:        # most values: the same as below, without the conversions
-        if x != x:
-            return ""
-        if x.is_integer() and -1e15 < x < 1e15:
-            return str(int(x))
-        return repr(x)
-    if isinstance(x, (float, np.floating)):
-        x = float(x)
+    if type(x) is not float and isinstance(x, (float, np.floating)):
+        x = float(x)            # numpy's floats; Python's (most values) as they are
+    if type(x) is float:
         if math.isnan(x):
             return ""
         if x.is_integer() and abs(x) < 1e15:
@@ -115,10 +110,7 @@ def timeseries_csv(res: ExperimentResult) -> str:
         qm = q.mean(axis=0)
         xm = x.mean(axis=0)
         cm = np.array([r.cost[key] for r in res.replications]).mean(axis=0)
-        hm = (np.array([r.held[key] for r in res.replications]).mean(axis=0)
-              if all(r.held for r in res.replications) else np.zeros(n_hours))
-        om = (np.array([r.off_road[key] for r in res.replications]).mean(axis=0)
-              if all(r.off_road for r in res.replications) else np.zeros(n_hours))
+        hm, om = (_hourly_mean(res, key, name, n_hours) for name in ("held", "off_road"))
         half = t_half_width(q)
         # a queue is never negative: the interval is cut at zero
         below = qm - half
@@ -128,6 +120,15 @@ def timeseries_csv(res: ExperimentResult) -> str:
             stamps, qm.tolist(), low, high, xm.tolist(), cm.tolist(), hm.tolist(),
             om.tolist(), strict=True))
     return _csv(rows)
+
+
+def _hourly_mean(res: ExperimentResult, key: tuple[str, str], name: str,
+                 n_hours: int) -> np.ndarray:
+    """The mean over replications of an optional hourly series (zeros where a replication
+    has none)."""
+    if all(getattr(r, name) for r in res.replications):
+        return np.array([getattr(r, name)[key] for r in res.replications]).mean(axis=0)
+    return np.zeros(n_hours)
 
 
 def costs_csv(res: ExperimentResult) -> str:
@@ -159,12 +160,11 @@ def write_series(path: Path, res: ExperimentResult) -> None:
         sums = {name: np.array([[getattr(r, name)[k] for k in keys] for r in res.replications],
                                dtype=float).reshape(queue.shape)
                 for name in ("wait_sum", "tis_sum")}
-    if all(r.held for r in res.replications):
-        sums["held"] = np.array([[r.held[k] for k in keys] for r in res.replications],
-                                dtype=np.int32).reshape(queue.shape)
-    if all(r.off_road for r in res.replications):
-        sums["off_road"] = np.array([[r.off_road[k] for k in keys] for r in res.replications],
-                                    dtype=np.int32).reshape(queue.shape)
+    for name in ("held", "off_road"):        # counts at each hour mark, where there are
+        if all(getattr(r, name) for r in res.replications):
+            sums[name] = np.array([[getattr(r, name)[k] for k in keys]
+                                   for r in res.replications],
+                                  dtype=np.int32).reshape(queue.shape)
     with open(path, "wb") as f:
         np.savez_compressed(f, queue=queue, crossed=crossed, **sums,
                             crossing=np.array([k[0] for k in keys]),
