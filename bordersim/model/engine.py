@@ -166,7 +166,7 @@ class Engine:
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
         ev = _Call()
-        ev.callbacks = [callback]
+        ev.callbacks = (callback,)
         ev.value = value
         env = self.env
         heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), ev))
@@ -285,7 +285,9 @@ class Engine:
         total = 0
         cls = g.cls
         for st in g.route:
-            total += min(ln.n_waiting for ln in st.lanes_for[cls])
+            lanes = st.lanes_for[cls]
+            total += lanes[0].n_waiting if len(lanes) == 1 else min([ln.n_waiting
+                                                                     for ln in lanes])
             sec = st.secondary.get(cls)
             if sec is not None and st.settings.secondary_probability.get(cls, 0.0) > 0:
                 total += sec.n_waiting
@@ -296,8 +298,13 @@ class Engine:
         lanes = st.lanes_for[u.g.cls]
         if len(lanes) == 1:
             lane = lanes[0]
-        else:
-            lane = min(lanes, key=lambda ln: (ln.n_waiting, ln.busy - ln.booths))
+        else:       # the fewest waiting, then the most booths free; the first of equals
+            lane = lanes[0]
+            best = (lane.n_waiting, lane.busy - lane.booths)
+            for ln in lanes[1:]:
+                key = (ln.n_waiting, ln.busy - ln.booths)
+                if key < best:
+                    lane, best = ln, key
         self._enqueue(u, lane, keep_join)
 
     def _enqueue(self, u: Unit, lane: LaneRT, keep_join: bool = False) -> None:
@@ -306,16 +313,27 @@ class Engine:
         now = self.env.now
         if not keep_join:
             u.t_join = now
-        u.state = WAITING
         u.lane = lane
         self._seq += 1
         u.seq = self._seq
-        cls = u.g.cls
+        g = u.g
+        cls = g.cls
+        st = lane.stage.settings
+        if (not lane.n_waiting and lane.busy < lane.booths and cls not in st.closed
+                and not (st.quota_per_day and cls in st.quota_per_day)):
+            # nobody waits and a booth is free: what queueing and dispatching would do
+            g.waited(u, now)
+            lane.busy += 1
+            u.state = IN_SERVICE
+            self.later(lane.svc[cls][u.i] * st.factor(cls), self._done_cb, u)
+            return
+        u.state = WAITING
         (lane.booked[cls] if u.booked and cls in lane.booked else lane.queues[cls]).append(u)
         lane.n_waiting += 1
-        self.dispatch(lane)
-        if u.state == WAITING and u.g.patience is not None:
-            delay = u.g.patience[u.i] - u.wait_h
+        if lane.busy < lane.booths:
+            self.dispatch(lane)
+        if g.patience is not None and u.state == WAITING:
+            delay = g.patience[u.i] - u.wait_h
             if keep_join or u.lead_h:
                 delay -= u.lead_h + (now - u.t_join)
             if not delay > 0.0:     # as max(0.0, delay)
@@ -427,7 +445,8 @@ class Engine:
         u: Unit = ev.value
         lane: LaneRT = u.lane
         lane.busy -= 1
-        self.dispatch(lane)
+        if lane.n_waiting:
+            self.dispatch(lane)
         stage = lane.stage
         g = u.g
         if not lane.secondary:

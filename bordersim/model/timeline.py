@@ -30,9 +30,15 @@ class StageSettings:
     appointment: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     label: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_factors", {})   # cls -> factor, as asked for
+
     def factor(self, cls: str) -> float:
-        sf = self.service_factor
-        return sf.get(cls, sf.get(ALL, 1.0))
+        f = self._factors.get(cls)
+        if f is None:
+            sf = self.service_factor
+            f = self._factors[cls] = sf.get(cls, sf.get(ALL, 1.0))
+        return f
 
     def level(self, cls: str) -> int:
         """Priority level of a class: listed classes first, in list order; others last."""
