@@ -260,57 +260,30 @@ def _queue_max(groups: list[_GroupData], queues: _Queues, w0: float, w1: float,
     return _window_max(_km_running(groups, queues, end), first, end)
 
 
-def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each element of a sorted array: where its run of equal values starts, and how
-    long that run is."""
-    n = len(keys)
-    new = np.ones(n, dtype=bool)
-    np.not_equal(keys[1:], keys[:-1], out=new[1:])
-    run = np.cumsum(new) - 1
-    starts = np.flatnonzero(new)
-    return starts[run], np.bincount(run)[run]
-
-
 def _km_running(groups: list[_GroupData], queues: _Queues, end: int) -> np.ndarray:
     """Km of units waiting after each of the first ``end`` events of the merged keys: the
     running sum of ±length in time order, leaves before joins and, at one instant, in order
-    of the signed length (so the sum is the same number whatever order the groups come in)."""
+    of the signed length (so the sum is the same number whatever order the groups come in):
+    joins of the shortest units first, leaves of the longest first. One stable sort of the
+    keys laid out in that order (joins by length up, then leaves by length down) puts every
+    event there; the groups' keys are sorted runs, which the sort merges."""
     q = queues.of(groups)
-    keys = q.keys[:end]
     lengths = sorted({gd.length_km for gd in groups})
     if len(lengths) == 1:
         return np.cumsum(np.where(q.join[:end], lengths[0], -lengths[0]))
-    steps = np.zeros(end)
-    ties = bool(np.any(keys[1:] == keys[:-1]))
-    tied_at, tied_step = [np.empty(0, dtype=np.int64)], [np.empty(0)]
-    for length in lengths:
-        part = queues.of([gd for gd in groups if gd.length_km == length])
-        n = int(np.searchsorted(part.keys, keys[-1], side="right")) if end else 0
-        if n == 0:
-            continue
-        pk = part.keys[:n]
-        step = np.where(part.join[:n], length, -length)
-        at = np.searchsorted(keys, pk, side="left")    # where its run of equal keys starts
-        if not ties:
-            steps[at] = step
-            continue
-        if np.any(pk[1:] == pk[:-1]):
-            start, run_len = _runs(pk)
-            rank = np.arange(n) - start
-        else:
-            run_len, rank = 1, 0
-        after = at + run_len                # no event of another length at that instant
-        alone = (after >= end) | (keys[np.minimum(after, end - 1)] != pk)
-        steps[(at + rank)[alone]] = step[alone]
-        tied_at.append(at[~alone])
-        tied_step.append(step[~alone])
-    tied_at, tied_step = np.concatenate(tied_at), np.concatenate(tied_step)
-    if len(tied_at):
-        order = np.lexsort((tied_step, tied_at))
-        tied_at, tied_step = tied_at[order], tied_step[order]
-        start, _ = _runs(tied_at)
-        steps[tied_at + (np.arange(len(tied_at)) - start)] = tied_step
-    return np.cumsum(steps)
+    by_length = sorted(groups, key=lambda gd: gd.length_km)
+    keys, steps = [], []
+    joins = {id(gd): _joins(gd.events) for gd in groups}
+    for gd in by_length:
+        k = gd.events[joins[id(gd)]]
+        keys.append(k)
+        steps.append(np.full(len(k), gd.length_km))
+    for gd in reversed(by_length):
+        k = gd.events[~joins[id(gd)]]
+        keys.append(k)
+        steps.append(np.full(len(k), -gd.length_km))
+    order = np.argsort(np.concatenate(keys), kind="stable")[:end]
+    return np.cumsum(np.concatenate(steps)[order])
 
 
 def _metrics(groups: list[_GroupData], queues: _Queues, w0: float, w1: float) -> dict:

@@ -31,6 +31,10 @@ __all__ = ["Responder", "HELD_MADE", "HELD_FORGONE", "HELD_AT_END"]
 HELD_MADE, HELD_FORGONE, HELD_AT_END = 0, 1, 2
 
 
+def _floats(values) -> list[float]:
+    return values.tolist() if isinstance(values, np.ndarray) else [float(v) for v in values]
+
+
 class Responder:
     """The response of one crossing × class; its records are per held trip."""
 
@@ -38,13 +42,18 @@ class Responder:
         self.eng = eng
         self.g = g
         self.spec = spec
-        self.u = g.attrs[("respond",)]
-        self.give_up = g.attrs[("give-up",)]
-        self.lead = g.attrs.get(("lead",))
+        # the trips' own draws, as Python floats (read one at a time)
+        self.u = _floats(g.attrs[("respond",)])
+        self.give_up = _floats(g.attrs[("give-up",)])
+        lead = g.attrs.get(("lead",))
+        self.lead = None if lead is None else _floats(lead)
         self.every = spec.report_every
         # reports[k] is the delay published at k × every; n_reports of them so far
         self.reports = np.zeros(int(eng.horizon_h / self.every) + 2)
         self.n_reports = 0
+        # vis[k], k < n_vis: the delay visible at report time k (published lag earlier)
+        self.vis = np.zeros(0)
+        self.n_vis = 0
         self._index(len(self.reports))
         self.heap: list[tuple[float, int]] = []       # (u, trip) of trips still held
         self.deadlines: list[tuple[float, int]] = []  # (deadline, trip), a heap
@@ -91,7 +100,7 @@ class Responder:
     # ---- trips -------------------------------------------------------------------------
     def holds(self, i: int, t: float) -> bool:
         """Trip i is due at t: True if it was held (it arrives later, or never)."""
-        lead = float(self.lead[i]) if self.lead is not None else 0.0
+        lead = self.lead[i] if self.lead is not None else 0.0
         d = t - lead
         u = self.u[i]
         if u < self.spec.share(self.visible(d)):
@@ -126,14 +135,22 @@ class Responder:
             return None
         if k1 >= len(self.seen):
             self._index(k1 + 1)
-        idx = self.seen[k0:k1 + 1]
-        self._fill(int(idx[-1]))
-        delays = self.reports[idx]        # a copy
-        if k0 < self.n_blind:
-            delays[:self.n_blind - k0] = 0.0
-        ok = delays < self.spec.threshold(u)
+        if k1 >= self.n_vis:
+            self._visible_to(k1)
+        ok = self.vis[k0:k1 + 1] < self.spec.threshold(u)
         j = int(ok.argmax())
         return float(self.times[k0 + j]) if ok[j] else None
+
+    def _visible_to(self, k1: int) -> None:
+        """vis up to report time k1: the reports it shows are published by then (seen[k]
+        <= seen[k1]) and never change."""
+        a, seen = self.n_vis, self.seen
+        self._fill(int(seen[k1]))
+        delays = self.reports[seen[a:k1 + 1]]        # a copy
+        if a < self.n_blind:
+            delays[:self.n_blind - a] = 0.0
+        self.vis[a:k1 + 1] = delays
+        self.n_vis = k1 + 1
 
     def _index(self, n: int) -> None:
         """For report times k × every, k < n: that time, the index of the report visible
@@ -142,6 +159,9 @@ class Responder:
         x = self.times - self.spec.lag
         self.seen = np.floor(np.maximum(x, 0) / self.every + 1e-9).astype(np.int64)
         self.n_blind = int(np.count_nonzero(x < 0))
+        vis = np.zeros(n)
+        vis[:self.n_vis] = self.vis[:self.n_vis]
+        self.vis = vis
 
     def _set_off(self, i: int, row: int, at: float, lead: float) -> None:
         """The held trip sets off at ``at`` and arrives ``lead`` later."""
@@ -175,7 +195,7 @@ class Responder:
         self.eng.later(when - self.eng.env.now, self._on_deadline, self.timer_id)
 
     def _lead(self, i: int) -> float:
-        return float(self.lead[i]) if self.lead is not None else 0.0
+        return self.lead[i] if self.lead is not None else 0.0
 
     def _release(self, now: float) -> None:
         share = self.spec.share(self.visible(now))
