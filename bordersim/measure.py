@@ -236,7 +236,8 @@ def _window_max(running: np.ndarray, first: int, end: int) -> float:
 
 
 class _Queues:
-    """The _Queue of each set of groups asked for, built once."""
+    """The _Queue of each set of groups asked for, built once; a set's own can be let go
+    of when it is done with (those of single groups serve their hourly series too)."""
 
     def __init__(self):
         self._made: dict[tuple[int, ...], _Queue] = {}
@@ -246,6 +247,10 @@ class _Queues:
         if key not in self._made:
             self._made[key] = _Queue(groups)
         return self._made[key]
+
+    def done_with(self, groups: list[_GroupData]) -> None:
+        if len(groups) > 1:
+            self._made.pop(tuple(id(gd) for gd in groups), None)
 
 
 def _queue_max(groups: list[_GroupData], queues: _Queues, w0: float, w1: float,
@@ -319,6 +324,7 @@ def _metrics(groups: list[_GroupData], queues: _Queues, w0: float, w1: float) ->
     m["queue_mean"] = hours / span
     m["queue_max"] = _queue_max(groups, queues, w0, w1, weighted=False)
     m["queue_max_km"] = _queue_max(groups, queues, w0, w1, weighted=True)
+    queues.done_with(groups)   # a merged set's keys are as large as all its groups'
     m["waiting_hours_total"] = hours
     m["person_hours_waiting"] = person_hours
     n_cross = sum(int(np.count_nonzero((gd.all_exit >= w0) & (gd.all_exit < w1)))
