@@ -54,6 +54,9 @@ class Responder:
         # vis[k], k < n_vis: the delay visible at report time k (published lag earlier)
         self.vis = np.zeros(0)
         self.n_vis = 0
+        # mins[j][k]: the least of vis[k : k + 2**j], as Python floats (a sparse table: the
+        # least of any range in two lookups)
+        self.mins: list[list[float]] = [[]]
         self._index(len(self.reports))
         self.heap: list[tuple[float, int]] = []       # (u, trip) of trips still held
         self.deadlines: list[tuple[float, int]] = []  # (deadline, trip), a heap
@@ -137,7 +140,14 @@ class Responder:
             self._index(k1 + 1)
         if k1 >= self.n_vis:
             self._visible_to(k1)
-        ok = self.vis[k0:k1 + 1] < self.spec.threshold(u)
+        threshold = self.spec.threshold(u)
+        j = (k1 - k0 + 1).bit_length() - 1
+        row = self.mins[j]
+        least = row[k0]
+        other = row[k1 - (1 << j) + 1]
+        if not (least < threshold or other < threshold):
+            return None         # no report in the range lets it go (most trips)
+        ok = self.vis[k0:k1 + 1] < threshold
         j = int(ok.argmax())
         return float(self.times[k0 + j]) if ok[j] else None
 
@@ -151,6 +161,17 @@ class Responder:
             delays[:self.n_blind - a] = 0.0
         self.vis[a:k1 + 1] = delays
         self.n_vis = k1 + 1
+        mins = self.mins
+        mins[0].extend(delays.tolist())
+        n, j = k1 + 1, 1
+        while (1 << j) <= n:
+            if len(mins) <= j:
+                mins.append([])
+            row, prev, half = mins[j], mins[j - 1], 1 << (j - 1)
+            for k in range(len(row), n - (1 << j) + 1):
+                x, y = prev[k], prev[k + half]
+                row.append(x if x < y else y)
+            j += 1
 
     def _index(self, n: int) -> None:
         """For report times k × every, k < n: that time, the index of the report visible
