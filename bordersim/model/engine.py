@@ -132,11 +132,17 @@ class ArrivalChain:
         if self.delays:
             self.eng.later(self.delays[0], self.fire)
 
-    def fire(self, _ev) -> None:
+    def fire(self, ev) -> None:
         k = self.k
         self.k = k + 1
         if k + 1 < len(self.delays):
-            self.eng.later(self.delays[k + 1], self.fire)
+            if type(ev) is _Call:   # the event just fired carries the next arrival
+                env = self.eng.env
+                ev.callbacks = (self.fire,)
+                heappush(env._queue, (env._now + self.delays[k + 1], NORMAL, next(env._eid),
+                                      ev))
+            else:
+                self.eng.later(self.delays[k + 1], self.fire)
         g = self.groups[k]
         if g is not None:
             self.eng.arrive(g, self.units[k], self.times[k])
