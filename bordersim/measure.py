@@ -276,19 +276,14 @@ def _km_running(groups: list[_GroupData], queues: _Queues, end: int) -> np.ndarr
     lengths = sorted({gd.length_km for gd in groups})
     if len(lengths) == 1:
         return np.cumsum(np.where(q.join[:end], lengths[0], -lengths[0]))
-    by_length = sorted(groups, key=lambda gd: gd.length_km)
-    keys, steps = [], []
-    joins = {id(gd): _joins(gd.events) for gd in groups}
-    for gd in by_length:
-        k = gd.events[joins[id(gd)]]
-        keys.append(k)
-        steps.append(np.full(len(k), gd.length_km))
-    for gd in reversed(by_length):
-        k = gd.events[~joins[id(gd)]]
-        keys.append(k)
-        steps.append(np.full(len(k), -gd.length_km))
-    order = np.argsort(np.concatenate(keys), kind="stable")[:end]
-    return np.cumsum(np.concatenate(steps)[order])
+    joins, leaves = [], []
+    for gd in sorted(groups, key=lambda gd: gd.length_km):
+        j = _joins(gd.events)
+        joins.append((gd.events[j], gd.length_km))
+        leaves.append((gd.events[~j], -gd.length_km))
+    parts = joins + leaves[::-1]
+    order = np.argsort(np.concatenate([k for k, _ in parts]), kind="stable")[:end]
+    return np.cumsum(np.concatenate([np.full(len(k), step) for k, step in parts])[order])
 
 
 def _metrics(groups: list[_GroupData], queues: _Queues, w0: float, w1: float) -> dict:

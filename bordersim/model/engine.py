@@ -136,13 +136,7 @@ class ArrivalChain:
         k = self.k
         self.k = k + 1
         if k + 1 < len(self.delays):
-            if type(ev) is _Call:   # the event just fired carries the next arrival
-                env = self.eng.env
-                ev.callbacks = (self.fire,)
-                heappush(env._queue, (env._now + self.delays[k + 1], NORMAL, next(env._eid),
-                                      ev))
-            else:
-                self.eng.later(self.delays[k + 1], self.fire)
+            self.eng.again(ev, self.delays[k + 1], self.fire)   # it carries the next
         g = self.groups[k]
         if g is not None:
             self.eng.arrive(g, self.units[k], self.times[k])
@@ -169,11 +163,22 @@ class Engine:
         that callback does, put on SimPy's queue with the priority and sequence number
         the Timeout would take, so that the order of events is the same, without the
         Timeout's bookkeeping (most events of a run are these)."""
+        ev = _Call()
+        ev.value = value
+        self._push(ev, delay, callback)
+
+    def again(self, ev, delay: float, callback) -> None:
+        """callback(ev) at now + delay, for an event that has just fired (its value
+        kept): the event is used again rather than a new one made."""
+        if type(ev) is _Call:
+            self._push(ev, delay, callback)
+        else:                   # a Timeout of SimPy's, where later makes those
+            self.later(delay, callback, ev.value)
+
+    def _push(self, ev: _Call, delay: float, callback) -> None:
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
-        ev = _Call()
         ev.callbacks = (callback,)
-        ev.value = value
         env = self.env
         heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), ev))
 
@@ -329,9 +334,7 @@ class Engine:
                 and not (st.quota_per_day and cls in st.quota_per_day)):
             # nobody waits and a booth is free: what queueing and dispatching would do
             g.waited(u, now)
-            lane.busy += 1
-            u.state = IN_SERVICE
-            self.later(lane.svc[cls][u.i] * st.factor(cls), self._done_cb, u)
+            self._serve(u, lane, st)
             return
         u.state = WAITING
         (lane.booked[cls] if u.booked and cls in lane.booked else lane.queues[cls]).append(u)
@@ -436,12 +439,15 @@ class Engine:
             self._start(u, lane, st)
 
     def _start(self, u: Unit, lane: LaneRT, st: StageSettings) -> None:
-        now = self.env.now
-        g = u.g
-        self._unqueue(u, now)
+        """A waiting unit leaves its queue for a booth."""
+        self._unqueue(u, self.env.now)
+        self._serve(u, lane, st)
+
+    def _serve(self, u: Unit, lane: LaneRT, st: StageSettings) -> None:
+        """The unit takes a booth of the lane now (its queue visit is closed)."""
         lane.busy += 1
         u.state = IN_SERVICE
-        cls = g.cls
+        cls = u.g.cls
         if st.quota_per_day and cls in st.quota_per_day and not lane.secondary:
             used = lane.stage.quota_used
             used[cls] = used.get(cls, 0) + 1

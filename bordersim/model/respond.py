@@ -51,11 +51,9 @@ class Responder:
         # reports[k] is the delay published at k × every; n_reports of them so far
         self.reports = np.zeros(int(eng.horizon_h / self.every) + 2)
         self.n_reports = 0
-        # vis[k], k < n_vis: the delay visible at report time k (published lag earlier)
-        self.vis = np.zeros(0)
-        self.n_vis = 0
-        # mins[j][k]: the least of vis[k : k + 2**j], as Python floats (a sparse table: the
-        # least of any range in two lookups)
+        # mins[0][k]: the delay visible at report time k (published lag earlier), for the
+        # report times seen so far; mins[j][k]: the least of mins[0][k : k + 2**j] (a
+        # sparse table: the least of any range in two look-ups)
         self.mins: list[list[float]] = [[]]
         self._index(len(self.reports))
         self.heap: list[tuple[float, int]] = []       # (u, trip) of trips still held
@@ -103,7 +101,7 @@ class Responder:
     # ---- trips -------------------------------------------------------------------------
     def holds(self, i: int, t: float) -> bool:
         """Trip i is due at t: True if it was held (it arrives later, or never)."""
-        lead = self.lead[i] if self.lead is not None else 0.0
+        lead = self._lead(i)
         d = t - lead
         u = self.u[i]
         if u < self.spec.share(self.visible(d)):
@@ -138,30 +136,28 @@ class Responder:
             return None
         if k1 >= len(self.seen):
             self._index(k1 + 1)
-        if k1 >= self.n_vis:
+        visible = self.mins[0]
+        if k1 >= len(visible):
             self._visible_to(k1)
         threshold = self.spec.threshold(u)
         j = (k1 - k0 + 1).bit_length() - 1
         row = self.mins[j]
-        least = row[k0]
-        other = row[k1 - (1 << j) + 1]
-        if not (least < threshold or other < threshold):
+        if not (row[k0] < threshold or row[k1 - (1 << j) + 1] < threshold):
             return None         # no report in the range lets it go (most trips)
-        ok = self.vis[k0:k1 + 1] < threshold
-        j = int(ok.argmax())
-        return float(self.times[k0 + j]) if ok[j] else None
+        k = k0
+        while not visible[k] < threshold:
+            k += 1
+        return float(self.times[k])
 
     def _visible_to(self, k1: int) -> None:
-        """vis up to report time k1: the reports it shows are published by then (seen[k]
-        <= seen[k1]) and never change."""
-        a, seen = self.n_vis, self.seen
+        """The visible delays up to report time k1, and their sparse table: the reports they
+        show are published by then (seen[k] <= seen[k1]) and never change."""
+        mins, seen = self.mins, self.seen
+        a = len(mins[0])
         self._fill(int(seen[k1]))
         delays = self.reports[seen[a:k1 + 1]]        # a copy
         if a < self.n_blind:
             delays[:self.n_blind - a] = 0.0
-        self.vis[a:k1 + 1] = delays
-        self.n_vis = k1 + 1
-        mins = self.mins
         mins[0].extend(delays.tolist())
         n, j = k1 + 1, 1
         while (1 << j) <= n:
@@ -180,9 +176,6 @@ class Responder:
         x = self.times - self.spec.lag
         self.seen = np.floor(np.maximum(x, 0) / self.every + 1e-9).astype(np.int64)
         self.n_blind = int(np.count_nonzero(x < 0))
-        vis = np.zeros(n)
-        vis[:self.n_vis] = self.vis[:self.n_vis]
-        self.vis = vis
 
     def _set_off(self, i: int, row: int, at: float, lead: float) -> None:
         """The held trip sets off at ``at`` and arrives ``lead`` later."""
